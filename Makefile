@@ -1,0 +1,32 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install system-deps test run bench clean
+
+install: $(VENV)/.installed
+
+# Re-installs only when pyproject.toml changed since the last install.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Headless Chromium and its driver for the browser tests (Debian packages; never a browser download).
+system-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+test: install system-deps
+	$(BIN)/pytest
+
+run: install
+	$(BIN)/python -m service.stack
+
+bench: install
+	$(BIN)/nst bench
+
+clean:
+	rm -rf $(VENV) .data artifacts .pytest_cache

@@ -1,0 +1,181 @@
+"""`nst`: stylize on this machine, serve the WebSocket service, talk to one, run the web app, bench."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Hide the C++ lines TensorFlow prints while it starts (TF_CPP_MIN_LOG_LEVEL misses some)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+with _quiet_stderr():
+    import tensorflow as tf
+
+    tf.config.list_physical_devices()  # probes for CUDA now, while stderr is hidden
+
+from .engine.params import INITS, StyleParams  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.perf_counter()
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args, started)
+    except KeyboardInterrupt:
+        print("nst: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # the edge: one sentence, no traceback
+        from .engine import EngineError
+
+        if not isinstance(error, (EngineError, OSError)):
+            raise
+        print(f"nst: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nst", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    stylize = commands.add_parser("stylize", help="paint CONTENT in the style of STYLE, here")
+    _add_job_options(stylize)
+    _add_model_options(stylize)
+    stylize.add_argument("--frames-dir", type=Path, help="also save every epoch's frame here")
+    stylize.add_argument("--report", type=Path, help="write timings and losses as JSON here")
+    stylize.set_defaults(run=_stylize)
+
+    client = commands.add_parser("client", help="run a job on an nst service")
+    _add_job_options(client)
+    client.add_argument("--url", default="ws://127.0.0.1:8000/ws/stylize",
+                        help="the service's WebSocket URL (default: %(default)s)")
+    client.add_argument("--token", default=os.environ.get("NST_API_KEY"),
+                        help="API key (default: $NST_API_KEY)")
+    client.set_defaults(run=lambda args, _: _lazy("service.client").main(args))
+
+    serve = commands.add_parser("serve", help="run the WebSocket service (configured by NST_*)")
+    serve.set_defaults(run=lambda args, _: _lazy("service.server").main())
+
+    web = commands.add_parser("web", help="run the web app (configured by NST_WEB_*, WEB_PORT)")
+    web.set_defaults(run=lambda args, _: _lazy("web.app").main())
+
+    bench = commands.add_parser("bench", help="measure the engine against the reference")
+    bench.add_argument("--quick", action="store_true", help="a few minutes instead of the full run")
+    bench.set_defaults(run=lambda args, _: _lazy("service.bench").main(args))
+    return parser
+
+
+def _add_job_options(parser: argparse.ArgumentParser) -> None:
+    defaults = StyleParams()
+    parser.add_argument("content", type=Path, help="the photograph (PNG, JPEG or WebP)")
+    parser.add_argument("style", type=Path, help="the painting (PNG, JPEG or WebP)")
+    parser.add_argument("-o", "--output", type=Path, default=Path("out.png"),
+                        help="where to save the final image (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, help=f"default {defaults.epochs}")
+    parser.add_argument("--steps-per-epoch", type=int, help=f"default {defaults.steps_per_epoch}")
+    parser.add_argument("--size", type=int, help=f"longer side in px, default {defaults.size}")
+    parser.add_argument("--style-weight", type=float, help="default: the backbone's")
+    parser.add_argument("--content-weight", type=float, help="default: the backbone's")
+    parser.add_argument("--tv-weight", type=float, help="default: the backbone's")
+    parser.add_argument("--init", choices=INITS, help=f"default {defaults.init}")
+    parser.add_argument("--seed", type=int, help=f"for --init noise, default {defaults.seed}")
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backbone", choices=("vgg19", "vgg16"),
+                        default=os.environ.get("NST_BACKBONE"),
+                        help="default: $NST_BACKBONE, else vgg19 (vgg16 with offline weights)")
+    parser.add_argument("--weights", default=os.environ.get("NST_WEIGHTS", "auto"),
+                        help="auto, imagenet, offline or a Keras weights file (default: "
+                             "$NST_WEIGHTS, else auto)")
+
+
+def job_params(args: argparse.Namespace) -> StyleParams:
+    """StyleParams from the options a user gave; the rest keep their defaults."""
+    names = ("epochs", "steps_per_epoch", "size", "style_weight", "content_weight", "tv_weight",
+             "init", "seed")
+    return StyleParams(**{n: getattr(args, n) for n in names if getattr(args, n) is not None})
+
+
+def _stylize(args: argparse.Namespace, started: float) -> int:
+    from tqdm import tqdm
+
+    from .engine import Engine
+    from .engine.images import encode_png, read_image
+
+    params = job_params(args)
+
+    content, style = read_image(str(args.content)), read_image(str(args.style))
+    engine = Engine.load(args.backbone, args.weights)
+    params = engine.resolved(params)
+    height, width = engine.output_size(content.shape, params.size)
+    if args.frames_dir:
+        args.frames_dir.mkdir(parents=True, exist_ok=True)
+
+    frames = []
+    first_frame_seconds = None
+    with tqdm(total=params.total_steps, unit="step", desc=f"{engine.model.backbone}") as bar:
+        for frame in engine.stylize(content, style, params):
+            first_frame_seconds = first_frame_seconds or time.perf_counter() - started
+            frames.append(frame)
+            bar.set_description(f"epoch {frame.epoch}/{frame.epochs}")
+            bar.set_postfix({name: f"{value:.3g}" for name, value in frame.losses.items()})
+            bar.update(frame.step - bar.n)
+            if args.frames_dir:
+                (args.frames_dir / f"frame-{frame.epoch:03d}.png").write_bytes(encode_png(frame.image))
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_bytes(encode_png(frames[-1].image))
+    print(f"saved {args.output} ({width}x{height}, {engine.model.backbone} "
+          f"{engine.model.weights} weights, {frames[-1].elapsed_s:.1f} s)")
+    if args.report:
+        report = {
+            **engine.model.as_dict(),
+            "size": [height, width],
+            "steps": params.total_steps,
+            "params": {"epochs": params.epochs, "steps_per_epoch": params.steps_per_epoch,
+                       "style_weight": params.style_weight,
+                       "content_weight": params.content_weight, "tv_weight": params.tv_weight,
+                       "init": params.init, "seed": params.seed},
+            "seconds_per_step": steady_seconds_per_step(frames, params.steps_per_epoch),
+            "first_frame_seconds": first_frame_seconds,
+            "total_seconds": time.perf_counter() - started,
+            "losses": [{"epoch": f.epoch, "step": f.step, **f.losses} for f in frames],
+        }
+        args.report.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def steady_seconds_per_step(frames: list, steps_per_epoch: int) -> float | None:
+    """Median seconds per step over the epochs after the first (which includes tracing)."""
+    epoch_seconds = [b.elapsed_s - a.elapsed_s for a, b in zip(frames, frames[1:])]
+    if not epoch_seconds:
+        return None
+    return statistics.median(epoch_seconds) / steps_per_epoch
+
+
+def _lazy(module: str):
+    import importlib
+
+    return importlib.import_module(module)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

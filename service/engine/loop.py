@@ -1,0 +1,172 @@
+"""The optimisation loop: one compiled graph call per epoch, one Frame out after each."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from . import images
+from .errors import BadImage, BadParams
+from .features import CONTENT_LAYERS, STYLE_LAYERS, preprocess, truncate
+from .losses import content_loss, gram_matrix, style_loss, total_variation_loss
+from .params import StyleParams
+from .weights import ModelInfo, load_vgg
+
+# Adam as in the TensorFlow tutorial: lr 0.02 (in StyleParams), beta_1 0.99, epsilon 0.1.
+BETA_1, BETA_2, EPSILON = 0.99, 0.999, 0.1
+LOSS_NAMES = ("total", "style", "content", "tv")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The image after an epoch, with where the run stands. Plain data: no tensors."""
+
+    epoch: int
+    epochs: int
+    step: int
+    total_steps: int
+    losses: dict[str, float]
+    image: np.ndarray  # (H, W, 3) uint8
+    elapsed_s: float
+
+
+class Engine:
+    """A loaded feature extractor and the compiled epoch that optimises an image against it.
+
+    The epoch function takes every job-specific value as a tensor argument, so it is traced once
+    per image size and reused by every epoch and every later job of that size.
+    """
+
+    def __init__(self, vgg, model: ModelInfo) -> None:
+        self.model = model
+        self.extractor = truncate(vgg, STYLE_LAYERS + CONTENT_LAYERS)
+        self._epoch = tf.function(self._epoch_graph)
+
+    @classmethod
+    def load(cls, backbone: str | None = None, weights: str = "auto") -> "Engine":
+        vgg, model = load_vgg(backbone, weights)
+        return cls(vgg, model)
+
+    def resolved(self, params: StyleParams) -> StyleParams:
+        return params.resolved(self.model.backbone)
+
+    output_size = staticmethod(images.output_size)
+
+    def warm(self, size: int) -> None:
+        """Trace and run one step at `size` px (square), so the first job of that size starts hot."""
+        picture = np.full((size, size, 3), 128, np.uint8)
+        params = StyleParams(epochs=1, steps_per_epoch=1, size=size)
+        for _ in self.stylize(picture, picture, params):
+            pass
+
+    def stylize(
+        self, content: np.ndarray, style: np.ndarray, params: StyleParams
+    ) -> Iterator[Frame]:
+        """Optimise an image towards `content` painted like `style`, yielding a Frame per epoch.
+
+        Each `next()` runs one epoch; closing the generator between epochs cancels the run.
+        """
+        started = time.perf_counter()
+        params = self.resolved(params)
+        height, width = self.output_size(_checked(content, "content").shape, params.size)
+        content = images.resize(content, height, width)
+        style_height, style_width = self.output_size(_checked(style, "style").shape, params.size)
+        style = images.resize(style, style_height, style_width)
+
+        content_targets, _ = self._features(_to_tensor(content))
+        _, style_targets = self._features(_to_tensor(style))
+        image = tf.constant(_initial_image(params, content, style))
+        first_moment = tf.zeros_like(image)
+        second_moment = tf.zeros_like(image)
+        step = tf.constant(0.0)
+        weights = tf.constant(
+            [params.style_weight, params.content_weight, params.tv_weight], tf.float32
+        )
+        for epoch in range(1, params.epochs + 1):
+            image, first_moment, second_moment, step, losses = self._epoch(
+                image, first_moment, second_moment, step,
+                tuple(content_targets), tuple(style_targets), weights,
+                tf.constant(params.steps_per_epoch), tf.constant(params.learning_rate, tf.float32),
+            )
+            yield Frame(
+                epoch=epoch,
+                epochs=params.epochs,
+                step=epoch * params.steps_per_epoch,
+                total_steps=params.total_steps,
+                losses=dict(zip(LOSS_NAMES, (float(x) for x in losses.numpy()))),
+                image=_to_uint8(image),
+                elapsed_s=time.perf_counter() - started,
+            )
+
+    def _features(self, image: tf.Tensor) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
+        """(content features, style Gram matrices) of an image in [0, 1]."""
+        outputs = self.extractor(preprocess(image))
+        return (
+            [outputs[name] for name in CONTENT_LAYERS],
+            [gram_matrix(outputs[name]) for name in STYLE_LAYERS],
+        )
+
+    def _losses(self, image, content_targets, style_targets, weights) -> tf.Tensor:
+        content_features, grams = self._features(image)
+        style = weights[0] * style_loss(grams, list(style_targets))
+        content = weights[1] * content_loss(content_features, list(content_targets))
+        tv = weights[2] * total_variation_loss(image)
+        return tf.stack([style + content + tv, style, content, tv])
+
+    def _epoch_graph(
+        self, image, first_moment, second_moment, step,
+        content_targets, style_targets, weights, steps, learning_rate,
+    ):
+        def one_step(i, image, first_moment, second_moment, step):
+            with tf.GradientTape() as tape:
+                tape.watch(image)
+                total = self._losses(image, content_targets, style_targets, weights)[0]
+            gradient = tape.gradient(total, image)
+            step = step + 1.0
+            first_moment = BETA_1 * first_moment + (1.0 - BETA_1) * gradient
+            second_moment = BETA_2 * second_moment + (1.0 - BETA_2) * tf.square(gradient)
+            rate = learning_rate * tf.sqrt(1.0 - BETA_2**step) / (1.0 - BETA_1**step)
+            image = image - rate * first_moment / (tf.sqrt(second_moment) + EPSILON)
+            return i + 1, tf.clip_by_value(image, 0.0, 1.0), first_moment, second_moment, step
+
+        _, image, first_moment, second_moment, step = tf.while_loop(
+            lambda i, *_: i < steps,
+            one_step,
+            (tf.constant(0), image, first_moment, second_moment, step),
+        )
+        # The losses of the image the frame shows, not of the one before the last update.
+        losses = self._losses(image, content_targets, style_targets, weights)
+        return image, first_moment, second_moment, step, losses
+
+
+def _checked(image: np.ndarray, name: str) -> np.ndarray:
+    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
+            and image.shape[2] == 3 and min(image.shape[:2]) >= 1):
+        raise BadImage(f"the {name} image must be an (H, W, 3) uint8 array")
+    return image
+
+
+def _to_tensor(image: np.ndarray) -> tf.Tensor:
+    return tf.constant(image[np.newaxis].astype(np.float32) / 255.0)
+
+
+def _to_uint8(image: tf.Tensor) -> np.ndarray:
+    return np.round(image.numpy()[0] * 255.0).astype(np.uint8)
+
+
+def _initial_image(params: StyleParams, content: np.ndarray, style: np.ndarray) -> np.ndarray:
+    height, width = content.shape[:2]
+    if params.init == "content":
+        start = content
+    elif params.init == "style":
+        start = images.resize(style, height, width)
+    elif params.init == "noise":
+        rng = np.random.default_rng(params.seed)
+        start = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    else:
+        raise BadParams(f"unknown init {params.init!r}")
+    return start[np.newaxis].astype(np.float32) / 255.0

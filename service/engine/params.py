@@ -1,0 +1,63 @@
+"""What a stylization job asks for, with defaults in one place."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import BadParams
+
+Init = Literal["content", "noise", "style"]
+INITS: tuple[str, ...] = ("content", "noise", "style")
+
+# The TensorFlow tutorial's weights were tuned for VGG19 with ImageNet weights. With VGG16 (the
+# offline weights are VGG16) its total-variation weight of 30 is 50x the style term at the start and
+# 1000 steps end in a washed-out blur; 1 gives a clear painting (see docs/benchmarks.md).
+DEFAULT_LOSS_WEIGHTS: dict[str, dict[str, float]] = {
+    "vgg19": {"style_weight": 1e-2, "content_weight": 1e4, "tv_weight": 30.0},
+    "vgg16": {"style_weight": 1e-2, "content_weight": 1e4, "tv_weight": 1.0},
+}
+
+
+@dataclass(frozen=True)
+class StyleParams:
+    """One job's knobs. Loss weights left as None take the backbone's defaults."""
+
+    epochs: int = 10
+    steps_per_epoch: int = 100
+    size: int = 512
+    style_weight: float | None = None
+    content_weight: float | None = None
+    tv_weight: float | None = None
+    init: str = "content"
+    seed: int = 0
+    learning_rate: float = 0.02
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "steps_per_epoch", "size", "seed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise BadParams(f"{name} must be a whole number, got {value!r}")
+        if self.epochs < 1:
+            raise BadParams(f"epochs must be at least 1, got {self.epochs}")
+        if self.steps_per_epoch < 1:
+            raise BadParams(f"steps_per_epoch must be at least 1, got {self.steps_per_epoch}")
+        if self.size < 16:
+            raise BadParams(f"size must be at least 16 px, got {self.size}")
+        if self.init not in INITS:
+            raise BadParams(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
+        for name in ("style_weight", "content_weight", "tv_weight", "learning_rate"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and 0 <= value < 1e12):
+                raise BadParams(f"{name} must be a number from 0 to 1e12, got {value!r}")
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+    def resolved(self, backbone: str) -> "StyleParams":
+        """These parameters with every unset loss weight taken from the backbone's defaults."""
+        defaults = DEFAULT_LOSS_WEIGHTS[backbone]
+        filled = {name: value for name, value in defaults.items() if getattr(self, name) is None}
+        return dataclasses.replace(self, **filled)

@@ -1,0 +1,64 @@
+"""The service's configuration: read from the environment once at start, then passed down."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of `nst serve`. Environment names are `NST_*`, except the ones platforms set."""
+
+    model_config = SettingsConfigDict(env_prefix="NST_", frozen=True, extra="ignore")
+
+    # Network. Cloud Run and most platforms set PORT; the GPU image sets NST_HOST=0.0.0.0.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, validation_alias=AliasChoices("PORT", "NST_PORT"))
+    log_level: str = "info"
+
+    # Model.
+    backbone: str = "vgg19"
+    weights: str = "auto"
+
+    # Work and queueing.
+    max_concurrent_jobs: int = Field(default=1, ge=1)
+    max_queue: int = Field(default=8, ge=0)
+    shutdown_grace_s: float = Field(default=20.0, ge=0)
+
+    # Limits on what a client may ask for.
+    default_size: int = Field(default=512, ge=16)
+    max_size: int = Field(default=1024, ge=16)
+    max_epochs: int = Field(default=50, ge=1)
+    max_steps_per_epoch: int = Field(default=500, ge=1)
+    max_upload_mb: float = Field(default=16.0, gt=0)
+    max_pixels: int = Field(default=40_000_000, ge=1)
+
+    # Security. An empty origin list admits only clients that send no Origin header (CLI, scripts);
+    # browsers need their page's origin listed, or "*".
+    api_key: SecretStr | None = None
+    allowed_origins: Annotated[list[str], NoDecode] = []
+
+    # Object storage (any S3-compatible endpoint; credentials come from AWS_* as boto3 reads them).
+    s3_endpoint: str = ""
+    s3_bucket: str = "nst-results"
+    s3_prefix: str = ""
+    s3_region: str = "us-east-1"
+    url_expires_s: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
