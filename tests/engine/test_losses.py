@@ -1,0 +1,48 @@
+"""The loss terms agree with a plain NumPy reading of their definitions."""
+
+import numpy as np
+import tensorflow as tf
+
+from service.engine.losses import content_loss, gram_matrix, style_loss, total_variation_loss
+
+rng = np.random.default_rng(7)
+
+
+def numpy_gram(features: np.ndarray) -> np.ndarray:
+    _, height, width, channels = features.shape
+    flat = features.reshape(-1, channels)
+    return (flat.T @ flat)[np.newaxis] / (height * width)
+
+
+def test_gram_matrix_is_channel_correlation_over_locations():
+    features = rng.normal(size=(1, 5, 7, 4)).astype(np.float32)
+    np.testing.assert_allclose(gram_matrix(tf.constant(features)).numpy(), numpy_gram(features),
+                               rtol=1e-5)
+
+
+def test_style_loss_averages_squared_gram_distance_over_layers():
+    layers = [rng.normal(size=(1, 6, 6, c)).astype(np.float32) for c in (3, 8)]
+    targets = [rng.normal(size=(1, c, c)).astype(np.float32) for c in (3, 8)]
+    expected = np.mean([np.mean((numpy_gram(f) - t) ** 2) for f, t in zip(layers, targets)])
+    grams = [gram_matrix(tf.constant(f)) for f in layers]
+    assert np.isclose(style_loss(grams, [tf.constant(t) for t in targets]).numpy(), expected,
+                      rtol=1e-5)
+
+
+def test_content_loss_is_mean_squared_feature_distance():
+    features = [rng.normal(size=(1, 4, 4, 16)).astype(np.float32) for _ in range(2)]
+    targets = [rng.normal(size=(1, 4, 4, 16)).astype(np.float32) for _ in range(2)]
+    expected = np.mean([np.mean((f - t) ** 2) for f, t in zip(features, targets)])
+    loss = content_loss([tf.constant(f) for f in features], [tf.constant(t) for t in targets])
+    assert np.isclose(loss.numpy(), expected, rtol=1e-5)
+
+
+def test_total_variation_sums_absolute_neighbour_differences():
+    image = rng.uniform(size=(1, 9, 11, 3)).astype(np.float32)
+    expected = np.abs(np.diff(image, axis=1)).sum() + np.abs(np.diff(image, axis=2)).sum()
+    assert np.isclose(total_variation_loss(tf.constant(image)).numpy(), expected, rtol=1e-5)
+    assert np.isclose(tf.image.total_variation(tf.constant(image[0])).numpy(), expected, rtol=1e-5)
+
+
+def test_a_flat_image_has_no_total_variation():
+    assert total_variation_loss(tf.fill((1, 8, 8, 3), 0.5)).numpy() == 0.0
