@@ -31,7 +31,7 @@ with _quiet_stderr():
 
     tf.config.list_physical_devices()  # probes for CUDA now, while stderr is hidden
 
-from .engine.params import INITS, StyleParams  # noqa: E402
+from .engine.params import INITS, OPTIMIZER_NAMES, StyleParams  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     stylize = commands.add_parser("stylize", help="paint CONTENT in the style of STYLE, here")
     _add_job_options(stylize)
     _add_model_options(stylize)
+    stylize.add_argument("--optimizer", choices=OPTIMIZER_NAMES,
+                         help=f"default {StyleParams().optimizer}")
+    stylize.add_argument("--learning-rate", type=float, help="default: the optimiser's")
     stylize.add_argument("--frames-dir", type=Path, help="also save every epoch's frame here")
     stylize.add_argument("--report", type=Path, help="write timings and losses as JSON here")
     stylize.set_defaults(run=_stylize)
@@ -105,13 +108,17 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default=os.environ.get("NST_WEIGHTS", "auto"),
                         help="auto, imagenet, offline or a Keras weights file (default: "
                              "$NST_WEIGHTS, else auto)")
+    parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"),
+                        default=os.environ.get("NST_PRECISION", "auto"),
+                        help="what the network computes in; auto is bfloat16 where the hardware "
+                             "has it (default: $NST_PRECISION, else auto)")
 
 
 def job_params(args: argparse.Namespace) -> StyleParams:
     """StyleParams from the options a user gave; the rest keep their defaults."""
     names = ("epochs", "steps_per_epoch", "size", "style_weight", "content_weight", "tv_weight",
-             "init", "seed")
-    return StyleParams(**{n: getattr(args, n) for n in names if getattr(args, n) is not None})
+             "init", "seed", "optimizer", "learning_rate")
+    return StyleParams(**{n: getattr(args, n) for n in names if getattr(args, n, None) is not None})
 
 
 def _stylize(args: argparse.Namespace, started: float) -> int:
@@ -123,7 +130,7 @@ def _stylize(args: argparse.Namespace, started: float) -> int:
     params = job_params(args)
 
     content, style = read_image(str(args.content)), read_image(str(args.style))
-    engine = Engine.load(args.backbone, args.weights)
+    engine = Engine.load(args.backbone, args.weights, args.precision)
     params = engine.resolved(params)
     height, width = engine.output_size(content.shape, params.size)
     if args.frames_dir:
@@ -143,8 +150,9 @@ def _stylize(args: argparse.Namespace, started: float) -> int:
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_bytes(encode_png(frames[-1].image))
-    print(f"saved {args.output} ({width}x{height}, {engine.model.backbone} "
-          f"{engine.model.weights} weights, {frames[-1].elapsed_s:.1f} s)")
+    model = engine.model
+    print(f"saved {args.output} ({width}x{height}, {model.backbone} {model.weights} weights, "
+          f"{model.precision}, {frames[-1].elapsed_s:.1f} s)")
     if args.report:
         report = {
             **engine.model.as_dict(),
@@ -153,7 +161,8 @@ def _stylize(args: argparse.Namespace, started: float) -> int:
             "params": {"epochs": params.epochs, "steps_per_epoch": params.steps_per_epoch,
                        "style_weight": params.style_weight,
                        "content_weight": params.content_weight, "tv_weight": params.tv_weight,
-                       "init": params.init, "seed": params.seed},
+                       "init": params.init, "seed": params.seed, "optimizer": params.optimizer,
+                       "learning_rate": params.learning_rate},
             "seconds_per_step": steady_seconds_per_step(frames, params.steps_per_epoch),
             "first_frame_seconds": first_frame_seconds,
             "total_seconds": time.perf_counter() - started,

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     # Model.
     backbone: str = "vgg19"
     weights: str = "auto"
+    precision: str = "auto"  # float32, bfloat16, or auto: bfloat16 where the hardware has it
 
     # Work and queueing.
     max_concurrent_jobs: int = Field(default=1, ge=1)
@@ -46,6 +47,11 @@ class Settings(BaseSettings):
     s3_prefix: str = ""
     s3_region: str = "us-east-1"
     url_expires_s: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+    # Transient storage errors are retried with exponential backoff: 0.25, 0.5, 1 s by default,
+    # so a job waits under 2 s (plus timeouts) before it falls back to sending the image inline.
+    s3_attempts: int = Field(default=4, ge=1, le=10)
+    s3_backoff_s: float = Field(default=0.25, ge=0)
+    s3_timeout_s: float = Field(default=5.0, gt=0)
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

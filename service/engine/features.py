@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
 import keras
 import tensorflow as tf
 
@@ -33,3 +37,35 @@ def truncate(vgg: keras.Model, layers: tuple[str, ...]) -> keras.Model:
 def preprocess(image: tf.Tensor) -> tf.Tensor:
     """RGB in [0, 1] to the input VGG was trained on."""
     return tf.reverse(image, axis=[-1]) * 255.0 - _BGR_MEAN
+
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def default_precision() -> str:
+    """bfloat16 where the hardware computes it natively, else float32.
+
+    Measured here (Xeon with AMX): VGG16 steps at 256 px run about 3x faster in bfloat16, with the
+    losses kept in float32 and the same loss curve. On a CPU without bf16 units it would be slower,
+    and float16 would need loss scaling, so those stay float32.
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+        return "bfloat16" if capability and capability >= (8, 0) else "float32"
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "float32"
+    return "bfloat16" if ("amx_bf16" in flags or "avx512_bf16" in flags) else "float32"
+
+
+@contextlib.contextmanager
+def dtype_policy(precision: str) -> Iterator[None]:
+    """Layers built inside compute in `precision`, with float32 variables."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,11 +14,10 @@ from . import images
 from .errors import BadImage, BadParams
 from .features import CONTENT_LAYERS, STYLE_LAYERS, preprocess, truncate
 from .losses import content_loss, gram_matrix, style_loss, total_variation_loss
+from .optimizers import OPTIMIZERS
 from .params import StyleParams
 from .weights import ModelInfo, load_vgg
 
-# Adam as in the TensorFlow tutorial: lr 0.02 (in StyleParams), beta_1 0.99, epsilon 0.1.
-BETA_1, BETA_2, EPSILON = 0.99, 0.999, 0.1
 LOSS_NAMES = ("total", "style", "content", "tv")
 
 
@@ -44,11 +44,16 @@ class Engine:
     def __init__(self, vgg, model: ModelInfo) -> None:
         self.model = model
         self.extractor = truncate(vgg, STYLE_LAYERS + CONTENT_LAYERS)
-        self._epoch = tf.function(self._epoch_graph)
+        self._epochs = {
+            name: tf.function(functools.partial(self._epoch_graph, optimizer))
+            for name, optimizer in OPTIMIZERS.items()
+        }
 
     @classmethod
-    def load(cls, backbone: str | None = None, weights: str = "auto") -> "Engine":
-        vgg, model = load_vgg(backbone, weights)
+    def load(
+        cls, backbone: str | None = None, weights: str = "auto", precision: str = "auto"
+    ) -> "Engine":
+        vgg, model = load_vgg(backbone, weights, precision)
         return cls(vgg, model)
 
     def resolved(self, params: StyleParams) -> StyleParams:
@@ -80,16 +85,14 @@ class Engine:
         content_targets, _ = self._features(_to_tensor(content))
         _, style_targets = self._features(_to_tensor(style))
         image = tf.constant(_initial_image(params, content, style))
-        first_moment = tf.zeros_like(image)
-        second_moment = tf.zeros_like(image)
-        step = tf.constant(0.0)
+        optimizer = OPTIMIZERS[params.optimizer]
+        state = optimizer.init(image)
         weights = tf.constant(
             [params.style_weight, params.content_weight, params.tv_weight], tf.float32
         )
         for epoch in range(1, params.epochs + 1):
-            image, first_moment, second_moment, step, losses = self._epoch(
-                image, first_moment, second_moment, step,
-                tuple(content_targets), tuple(style_targets), weights,
+            image, state, losses = self._epochs[params.optimizer](
+                image, state, tuple(content_targets), tuple(style_targets), weights,
                 tf.constant(params.steps_per_epoch), tf.constant(params.learning_rate, tf.float32),
             )
             yield Frame(
@@ -105,6 +108,8 @@ class Engine:
     def _features(self, image: tf.Tensor) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
         """(content features, style Gram matrices) of an image in [0, 1]."""
         outputs = self.extractor(preprocess(image))
+        # The losses stay in float32 whatever precision the network computes in.
+        outputs = {name: tf.cast(value, tf.float32) for name, value in outputs.items()}
         return (
             [outputs[name] for name in CONTENT_LAYERS],
             [gram_matrix(outputs[name]) for name in STYLE_LAYERS],
@@ -118,29 +123,22 @@ class Engine:
         return tf.stack([style + content + tv, style, content, tv])
 
     def _epoch_graph(
-        self, image, first_moment, second_moment, step,
-        content_targets, style_targets, weights, steps, learning_rate,
+        self, optimizer, image, state, content_targets, style_targets, weights, steps, learning_rate
     ):
-        def one_step(i, image, first_moment, second_moment, step):
+        def one_step(i, image, state):
             with tf.GradientTape() as tape:
                 tape.watch(image)
                 total = self._losses(image, content_targets, style_targets, weights)[0]
             gradient = tape.gradient(total, image)
-            step = step + 1.0
-            first_moment = BETA_1 * first_moment + (1.0 - BETA_1) * gradient
-            second_moment = BETA_2 * second_moment + (1.0 - BETA_2) * tf.square(gradient)
-            rate = learning_rate * tf.sqrt(1.0 - BETA_2**step) / (1.0 - BETA_1**step)
-            image = image - rate * first_moment / (tf.sqrt(second_moment) + EPSILON)
-            return i + 1, tf.clip_by_value(image, 0.0, 1.0), first_moment, second_moment, step
+            image, state = optimizer.update(image, gradient, state, learning_rate)
+            return i + 1, tf.clip_by_value(image, 0.0, 1.0), state
 
-        _, image, first_moment, second_moment, step = tf.while_loop(
-            lambda i, *_: i < steps,
-            one_step,
-            (tf.constant(0), image, first_moment, second_moment, step),
+        _, image, state = tf.while_loop(
+            lambda i, *_: i < steps, one_step, (tf.constant(0), image, state)
         )
         # The losses of the image the frame shows, not of the one before the last update.
         losses = self._losses(image, content_targets, style_targets, weights)
-        return image, first_moment, second_moment, step, losses
+        return image, state, losses
 
 
 def _checked(image: np.ndarray, name: str) -> np.ndarray:

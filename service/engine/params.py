@@ -10,13 +10,20 @@ from .errors import BadParams
 
 Init = Literal["content", "noise", "style"]
 INITS: tuple[str, ...] = ("content", "noise", "style")
+OPTIMIZER_NAMES: tuple[str, ...] = ("adam", "lbfgs")
+# Adam's is the tutorial's; L-BFGS takes full steps, as in the original neural-style.
+DEFAULT_LEARNING_RATES = {"adam": 0.02, "lbfgs": 1.0}
 
-# The TensorFlow tutorial's weights were tuned for VGG19 with ImageNet weights. With VGG16 (the
-# offline weights are VGG16) its total-variation weight of 30 is 50x the style term at the start and
-# 1000 steps end in a washed-out blur; 1 gives a clear painting (see docs/benchmarks.md).
+# The TensorFlow tutorial's weights (style 1e-2, content 1e4, total variation 30) were tuned for
+# VGG19 with ImageNet weights *and its Adam*: Adam's noisy path paints, but its optimum does not.
+# Measured with the offline VGG16 at 256 px: total variation 30 is 50x the style term at the start
+# and 1000 Adam steps end in a washed-out blur; L-BFGS, which actually reaches the optimum, turns
+# style 1e-2 into a lightly tinted photograph. Style 1, total variation 1 give a clear painting in
+# 150 L-BFGS steps (docs/benchmarks.md shows the pictures). VGG19 ImageNet weights could not be
+# tried here; their features have the same scale (both are Caffe-trained ImageNet VGGs).
 DEFAULT_LOSS_WEIGHTS: dict[str, dict[str, float]] = {
-    "vgg19": {"style_weight": 1e-2, "content_weight": 1e4, "tv_weight": 30.0},
-    "vgg16": {"style_weight": 1e-2, "content_weight": 1e4, "tv_weight": 1.0},
+    "vgg19": {"style_weight": 1.0, "content_weight": 1e4, "tv_weight": 1.0},
+    "vgg16": {"style_weight": 1.0, "content_weight": 1e4, "tv_weight": 1.0},
 }
 
 
@@ -32,7 +39,8 @@ class StyleParams:
     tv_weight: float | None = None
     init: str = "content"
     seed: int = 0
-    learning_rate: float = 0.02
+    optimizer: str = "lbfgs"
+    learning_rate: float | None = None  # None: the optimiser's own default
 
     def __post_init__(self) -> None:
         for name in ("epochs", "steps_per_epoch", "size", "seed"):
@@ -45,6 +53,10 @@ class StyleParams:
             raise BadParams(f"steps_per_epoch must be at least 1, got {self.steps_per_epoch}")
         if self.size < 16:
             raise BadParams(f"size must be at least 16 px, got {self.size}")
+        if self.optimizer not in OPTIMIZER_NAMES:
+            raise BadParams(
+                f"optimizer must be one of {', '.join(OPTIMIZER_NAMES)}, got {self.optimizer!r}"
+            )
         if self.init not in INITS:
             raise BadParams(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
         for name in ("style_weight", "content_weight", "tv_weight", "learning_rate"):
@@ -58,6 +70,7 @@ class StyleParams:
 
     def resolved(self, backbone: str) -> "StyleParams":
         """These parameters with every unset loss weight taken from the backbone's defaults."""
-        defaults = DEFAULT_LOSS_WEIGHTS[backbone]
+        defaults = {**DEFAULT_LOSS_WEIGHTS[backbone],
+                    "learning_rate": DEFAULT_LEARNING_RATES[self.optimizer]}
         filled = {name: value for name, value in defaults.items() if getattr(self, name) is None}
         return dataclasses.replace(self, **filled)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -14,7 +15,7 @@ import keras
 import numpy as np
 
 from .errors import WeightsError
-from .features import BACKBONES, build_vgg
+from .features import BACKBONES, PRECISIONS, build_vgg, default_precision, dtype_policy
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +33,31 @@ class ModelInfo:
 
     backbone: str
     weights: str
+    precision: str = "float32"
 
     def as_dict(self) -> dict[str, str]:
-        return {"backbone": self.backbone, "weights": self.weights}
+        return {"backbone": self.backbone, "weights": self.weights, "precision": self.precision}
 
 
-def load_vgg(backbone: str | None, weights: str) -> tuple[keras.Model, ModelInfo]:
-    """Build the full VGG and fill it with the chosen weights.
+def load_vgg(
+    backbone: str | None, weights: str, precision: str = "float32"
+) -> tuple[keras.Model, ModelInfo]:
+    """Build the full VGG, computing in `precision`, and fill it with the chosen weights.
 
     `backbone` None means VGG19, except with the offline weights, which exist only for VGG16.
     `weights` is `auto`, `imagenet`, `offline` or a path to a Keras weights file.
+    `precision` is `float32`, `bfloat16` or `auto` (bfloat16 where the hardware has it).
     """
+    if precision not in PRECISIONS:
+        raise WeightsError(f"unknown precision {precision!r}; choose {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        precision = default_precision()
+    with dtype_policy(precision):
+        vgg, model = _load_vgg(backbone, weights)
+    return vgg, dataclasses.replace(model, precision=precision)
+
+
+def _load_vgg(backbone: str | None, weights: str) -> tuple[keras.Model, ModelInfo]:
     if backbone is not None and backbone not in BACKBONES:
         raise WeightsError(f"unknown backbone {backbone!r}; choose vgg19 or vgg16")
     if weights == "auto":

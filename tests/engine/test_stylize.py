@@ -49,7 +49,8 @@ def test_same_seed_same_image_and_other_seed_another(engine, content, style):
 
 
 def test_style_initialisation_starts_from_the_painting(engine, content, style):
-    params = StyleParams(epochs=1, steps_per_epoch=1, size=64, init="style", learning_rate=0.0)
+    params = StyleParams(epochs=1, steps_per_epoch=1, size=64, init="style", learning_rate=0.0,
+                         optimizer="adam")
     image = next(engine.stylize(content, style, params)).image.astype(np.float32)
     from service.engine.images import resize
 
@@ -69,6 +70,9 @@ def test_closing_after_the_first_frame_stops_the_run(engine, content, style):
 def test_loss_weights_default_by_backbone(engine):
     resolved = engine.resolved(StyleParams(style_weight=5.0))
     assert (resolved.style_weight, resolved.content_weight, resolved.tv_weight) == (5.0, 1e4, 1.0)
+    assert (resolved.optimizer, resolved.learning_rate) == ("lbfgs", 1.0)
+    adam = engine.resolved(StyleParams(optimizer="adam"))
+    assert adam.learning_rate == 0.02
 
 
 def test_bad_parameters_and_images_raise_typed_errors(engine, content):
@@ -76,6 +80,8 @@ def test_bad_parameters_and_images_raise_typed_errors(engine, content):
         StyleParams(epochs=0)
     with pytest.raises(BadParams, match="init"):
         StyleParams(init="paint")
+    with pytest.raises(BadParams, match="optimizer"):
+        StyleParams(optimizer="sgd")
     with pytest.raises(BadParams, match="tv_weight"):
         StyleParams(tv_weight=-1)
     with pytest.raises(BadImage, match="style image"):

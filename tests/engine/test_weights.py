@@ -41,8 +41,10 @@ def test_a_keras_weights_file_of_a_random_vgg19_loads_layer_by_layer(tmp_path):
         for a, b in zip(saved.get_weights(), layer.get_weights(), strict=True):
             np.testing.assert_array_equal(a, b)
     assert len(conv_layers(loaded)) == 16
-    engine = Engine.load("vgg19", str(path))
-    assert engine.model.as_dict() == {"backbone": "vgg19", "weights": "random-vgg19.weights.h5"}
+    engine = Engine.load("vgg19", str(path), precision="float32")
+    assert engine.model.as_dict() == {
+        "backbone": "vgg19", "weights": "random-vgg19.weights.h5", "precision": "float32"
+    }
 
 
 def test_a_vgg16_file_for_vgg19_is_refused(tmp_path):
@@ -81,5 +83,14 @@ def test_auto_falls_back_to_offline_vgg16_with_a_warning(tmp_path, monkeypatch, 
     monkeypatch.setattr(weights_module, "_IMAGENET_HOST", ("127.0.0.1", 9))
     with caplog.at_level(logging.WARNING):
         _, model = load_vgg(None, "auto")
-    assert model.as_dict() == {"backbone": "vgg16", "weights": "offline"}
+    assert (model.backbone, model.weights) == ("vgg16", "offline")
     assert "offline VGG16 weights" in caplog.text
+
+
+def test_bfloat16_computes_the_network_in_bfloat16_with_float32_weights():
+    vgg, model = load_vgg("vgg16", "offline", precision="bfloat16")
+    assert model.precision == "bfloat16"
+    layer = vgg.get_layer("block1_conv1")
+    assert layer.compute_dtype == "bfloat16" and layer.kernel.dtype == "float32"
+    with pytest.raises(WeightsError, match="precision"):
+        load_vgg("vgg16", "offline", precision="float8")

@@ -1,0 +1,45 @@
+"""The in-graph optimisers do what their textbooks say, on problems with known answers."""
+
+import numpy as np
+import tensorflow as tf
+
+from service.engine.optimizers import LBFGS, Adam
+
+curvatures = tf.constant(np.linspace(1.0, 100.0, 12).reshape(1, 2, 2, 3), tf.float32)
+target = tf.constant(np.linspace(-1.0, 1.0, 12).reshape(1, 2, 2, 3), tf.float32)
+
+
+def gradient(x):
+    """Of the ill-conditioned quadratic 0.5 * sum(curvatures * (x - target)^2)."""
+    return curvatures * (x - target)
+
+
+def test_adam_step_matches_the_formula():
+    adam = Adam(beta_1=0.9, beta_2=0.999, epsilon=0.1)
+    x = tf.zeros_like(target)
+    g = gradient(x)
+    x1, (m, v, step) = adam.update(x, g, adam.init(x), 0.02)
+    m_expected, v_expected = 0.1 * g.numpy(), 0.001 * g.numpy() ** 2
+    rate = 0.02 * np.sqrt(1 - 0.999) / (1 - 0.9)
+    np.testing.assert_allclose(m.numpy(), m_expected, rtol=1e-6)
+    np.testing.assert_allclose(x1.numpy(), -rate * m_expected / (np.sqrt(v_expected) + 0.1),
+                               rtol=1e-5)
+    assert step.numpy() == 1.0
+
+
+def test_lbfgs_solves_an_ill_conditioned_quadratic_in_few_steps():
+    lbfgs = LBFGS(history=5)
+    x = tf.zeros_like(target)
+    state = lbfgs.init(x)
+    for _ in range(25):
+        x, state = lbfgs.update(x, gradient(x), state, 1.0)
+    np.testing.assert_allclose(x.numpy(), target.numpy(), atol=1e-3)
+
+
+def test_lbfgs_first_step_is_a_short_step_down_the_gradient():
+    lbfgs = LBFGS()
+    x = tf.zeros_like(target)
+    g = gradient(x)
+    x1, _ = lbfgs.update(x, g, lbfgs.init(x), 1.0)
+    expected = -g.numpy() * min(1.0, 1.0 / np.abs(g.numpy()).sum())
+    np.testing.assert_allclose(x1.numpy(), expected, rtol=1e-5)
