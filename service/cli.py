@@ -26,12 +26,14 @@ def _quiet_stderr():
             os.close(saved)
 
 
-with _quiet_stderr():
-    import tensorflow as tf
+def _start_tensorflow() -> None:
+    with _quiet_stderr():
+        import tensorflow as tf
 
-    tf.config.list_physical_devices()  # probes for CUDA now, while stderr is hidden
+        tf.config.list_physical_devices()  # probes for CUDA now, while stderr is hidden
 
-from .engine.params import INITS, OPTIMIZER_NAMES, StyleParams  # noqa: E402
+
+from .engine.params import INITS, OPTIMIZER_NAMES, StyleParams  # noqa: E402  (no TensorFlow)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,14 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     client.set_defaults(run=lambda args, _: _lazy("service.client").main(args))
 
     serve = commands.add_parser("serve", help="run the WebSocket service (configured by NST_*)")
-    serve.set_defaults(run=lambda args, _: _lazy("service.server").main())
+    serve.set_defaults(run=lambda args, _: _lazy("service.server", tensorflow=True).main())
 
     web = commands.add_parser("web", help="run the web app (configured by NST_WEB_*, WEB_PORT)")
     web.set_defaults(run=lambda args, _: _lazy("web.app").main())
 
     bench = commands.add_parser("bench", help="measure the engine against the reference")
     bench.add_argument("--quick", action="store_true", help="a few minutes instead of the full run")
-    bench.set_defaults(run=lambda args, _: _lazy("service.bench").main(args))
+    bench.set_defaults(run=lambda args, _: _lazy("service.bench", tensorflow=True).main(args))
     return parser
 
 
@@ -124,6 +126,7 @@ def job_params(args: argparse.Namespace) -> StyleParams:
 def _stylize(args: argparse.Namespace, started: float) -> int:
     from tqdm import tqdm
 
+    _start_tensorflow()
     from .engine import Engine
     from .engine.images import encode_png, read_image
 
@@ -180,9 +183,11 @@ def steady_seconds_per_step(frames: list, steps_per_epoch: int) -> float | None:
     return statistics.median(epoch_seconds) / steps_per_epoch
 
 
-def _lazy(module: str):
+def _lazy(module: str, tensorflow: bool = False):
     import importlib
 
+    if tensorflow:
+        _start_tensorflow()
     return importlib.import_module(module)
 
 

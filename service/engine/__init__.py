@@ -1,16 +1,23 @@
-"""Neural style transfer (Gatys et al.) in TensorFlow: no WebSockets, no storage, only images."""
+"""Neural style transfer (Gatys et al.) in TensorFlow: no WebSockets, no storage, only images.
 
+The names below load lazily, so `service.engine.params` and `service.engine.errors` can be used
+(by the web app, the protocol) without importing TensorFlow.
+"""
+
+import importlib
 import os
 
 # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) is noise to a user of the CLI or service.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from .errors import BadImage, BadParams, EngineError, WeightsError  # noqa: E402
-from .loop import Engine, Frame  # noqa: E402
-from .params import StyleParams  # noqa: E402
-from .weights import ModelInfo  # noqa: E402
+_EXPORTS = {
+    "BadImage": "errors", "BadParams": "errors", "EngineError": "errors", "WeightsError": "errors",
+    "Engine": "loop", "Frame": "loop", "StyleParams": "params", "ModelInfo": "weights",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "BadImage", "BadParams", "Engine", "EngineError", "Frame", "ModelInfo", "StyleParams",
-    "WeightsError",
-]
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
