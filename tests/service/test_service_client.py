@@ -1,0 +1,78 @@
+"""`nst client`, run as a user runs it, against the real service."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+from ws_jobs import PNG_MAGIC, ROOT, get_json, http_get, image_size, wait_until
+
+from service.stack import free_ports
+
+
+def _nst_client(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "service.cli", "client", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=180, env=env)
+
+
+def test_the_client_runs_a_job_saves_the_png_and_prints_the_url(service_server, pictures,
+                                                                 tmp_path):
+    (tmp_path / "photo.jpg").write_bytes(pictures.content)
+    (tmp_path / "painting.png").write_bytes(pictures.style)
+    output = tmp_path / "out" / "result.png"
+
+    run = _nst_client(str(tmp_path / "photo.jpg"), str(tmp_path / "painting.png"),
+                      "--url", service_server.ws_url, "--epochs", "2", "--steps-per-epoch", "2",
+                      "--size", "80", "-o", str(output))
+
+    assert run.returncode == 0, run.stderr
+    png = output.read_bytes()
+    assert png.startswith(PNG_MAGIC) and image_size(png) == (80, 60)
+    url = next(line for line in run.stdout.splitlines() if line.startswith("result URL"))
+    assert http_get(url.split(": ", 1)[1])[2] == png  # the printed URL serves the same image
+    assert "epoch 2/2" in run.stderr  # the progress bar
+
+
+def test_the_client_says_what_the_server_refused(service_server, pictures, tmp_path):
+    (tmp_path / "photo.jpg").write_bytes(pictures.content)
+    run = _nst_client(str(tmp_path / "photo.jpg"), str(tmp_path / "photo.jpg"),
+                      "--url", service_server.ws_url, "--size", "4000",
+                      "-o", str(tmp_path / "out.png"))
+    assert run.returncode == 1
+    assert "bad_request" in run.stderr and "NST_MAX_SIZE" in run.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_the_client_explains_an_unreachable_service_and_a_missing_file(tmp_path, pictures):
+    (tmp_path / "photo.jpg").write_bytes(pictures.content)
+    (port,) = free_ports(1)
+    run = _nst_client(str(tmp_path / "photo.jpg"), str(tmp_path / "photo.jpg"),
+                      "--url", f"ws://127.0.0.1:{port}/ws/stylize")
+    assert run.returncode == 1 and f"cannot talk to ws://127.0.0.1:{port}" in run.stderr
+
+    run = _nst_client(str(tmp_path / "missing.jpg"), str(tmp_path / "photo.jpg"))
+    assert run.returncode == 1 and "cannot read" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_ctrl_c_cancels_the_job_on_the_server(service_server, pictures, tmp_path):
+    (tmp_path / "photo.jpg").write_bytes(pictures.content)
+    client = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "client", str(tmp_path / "photo.jpg"),
+         str(tmp_path / "photo.jpg"), "--url", service_server.ws_url, "--epochs", "60",
+         "--steps-per-epoch", "20", "--size", "64", "-o", str(tmp_path / "out.png")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_until(lambda: _running(service_server) == 1, 60)
+        client.send_signal(signal.SIGINT)
+        _, stderr = client.communicate(timeout=30)
+    finally:
+        if client.poll() is None:
+            client.kill()
+    assert client.returncode == 130 and "cancelled" in stderr
+    assert wait_until(lambda: _running(service_server) == 0, 5)
+    assert not (tmp_path / "out.png").exists()
+
+
+def _running(server) -> int:
+    return get_json(f"{server.http_url}/readyz")[1]["running"]

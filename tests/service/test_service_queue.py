@@ -1,0 +1,104 @@
+"""One job at a time, a bounded queue with live positions, and cancellation that frees the slot.
+
+A "long" job here is 60 epochs of 20 steps at 64 px: over half a minute on this machine, so a
+next job that starts within seconds proves the slot was freed, not that the job ended.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ws_jobs import API_KEY, get_json, open_socket, receive, receive_until, start, wait_until
+
+LONG = {"epochs": 60, "steps_per_epoch": 20, "size": 64}
+SHORT = {"epochs": 2, "steps_per_epoch": 2, "size": 64}
+PROMPT_S = 15.0
+
+
+def _running(server, **headers) -> int:
+    return get_json(f"{server.http_url}/readyz", **headers)[1]["running"]
+
+
+def test_cancel_stops_the_job_within_an_epoch_and_frees_the_slot(service_server, pictures):
+    with open_socket(service_server.ws_url) as socket:
+        socket.send(start(pictures.content, pictures.style, **LONG))
+        assert receive(socket)["type"] == "accepted"
+        assert receive(socket)["type"] == "frame"
+        socket.send(json.dumps({"type": "cancel"}))
+        after_cancel = receive_until(socket, timeout_s=PROMPT_S)
+    assert after_cancel[-1]["code"] == "cancelled"
+    # At most the frame of the epoch under way (and one sent as the cancel crossed it), then
+    # `cancelled`.
+    assert len(after_cancel) <= 3
+    assert wait_until(lambda: _running(service_server) == 0, 5)
+
+    began = time.monotonic()
+    with open_socket(service_server.ws_url) as socket:
+        socket.send(start(pictures.content, pictures.style, **SHORT))
+        messages = receive_until(socket, timeout_s=PROMPT_S)
+    assert messages[0]["position"] == 0 and messages[-1]["type"] == "done"
+    assert time.monotonic() - began < PROMPT_S
+
+
+def test_a_client_that_disconnects_mid_job_frees_the_slot(service_server, pictures):
+    with open_socket(service_server.ws_url) as socket:
+        socket.send(start(pictures.content, pictures.style, **LONG))
+        assert receive(socket)["type"] == "accepted"
+        assert receive(socket)["type"] == "frame"
+    # Gone without a word: the job stops at the end of its current epoch.
+    assert wait_until(lambda: _running(service_server) == 0, PROMPT_S)
+
+    began = time.monotonic()
+    with open_socket(service_server.ws_url) as socket:
+        socket.send(start(pictures.content, pictures.style, **SHORT))
+        messages = receive_until(socket, timeout_s=PROMPT_S)
+    assert messages[-1]["type"] == "done"
+    assert time.monotonic() - began < PROMPT_S
+
+
+def test_a_second_client_waits_with_its_position_and_a_third_is_told_busy(strict_server, pictures):
+    auth = {"additional_headers": {"Authorization": f"Bearer {API_KEY}"}}
+    with open_socket(strict_server.ws_url, **auth) as first, \
+            open_socket(strict_server.ws_url, **auth) as second, \
+            open_socket(strict_server.ws_url, **auth) as third:
+        first.send(start(pictures.content, pictures.style, **LONG))
+        assert receive(first)["position"] == 0
+        assert receive(first)["type"] == "frame"
+
+        second.send(start(pictures.content, pictures.style, **SHORT))
+        waiting = receive(second)
+        assert waiting["type"] == "accepted" and waiting["position"] == 1
+
+        # NST_MAX_QUEUE=1: one running, one waiting, so the third is refused at once.
+        third.send(start(pictures.content, pictures.style, **SHORT))
+        refusal = receive(third, timeout_s=5)
+        assert refusal["code"] == "busy" and "queue is full" in refusal["message"]
+
+        first.send(json.dumps({"type": "cancel"}))
+        assert receive_until(first)[-1]["code"] == "cancelled"
+        messages = receive_until(second, timeout_s=PROMPT_S)
+        assert messages[0] == {"type": "queued", "job_id": waiting["job_id"], "position": 0}
+        assert {m["type"] for m in messages[1:-1]} == {"frame"} and messages[-2]["epoch"] == 2
+        assert messages[-1]["type"] == "done" and messages[-1]["job_id"] == waiting["job_id"]
+
+        # With the queue empty again, the third client's retry is served.
+        third.send(start(pictures.content, pictures.style, **SHORT))
+        assert receive_until(third)[-1]["type"] == "done"
+
+
+def test_cancelling_a_queued_job_takes_it_out_of_the_queue(strict_server, pictures):
+    auth = {"additional_headers": {"Authorization": f"Bearer {API_KEY}"}}
+    with open_socket(strict_server.ws_url, **auth) as first, \
+            open_socket(strict_server.ws_url, **auth) as second:
+        first.send(start(pictures.content, pictures.style, **LONG))
+        assert receive(first)["position"] == 0
+        second.send(start(pictures.content, pictures.style, **SHORT))
+        assert receive(second)["position"] == 1
+        second.send(json.dumps({"type": "cancel"}))
+        refusal = receive(second, timeout_s=5)
+        assert refusal["code"] == "cancelled" and "before it started" in refusal["message"]
+        status, ready = get_json(f"{strict_server.http_url}/readyz")
+        assert ready["queued"] == 0 and ready["running"] == 1
+        first.send(json.dumps({"type": "cancel"}))
+        assert receive_until(first)[-1]["code"] == "cancelled"
