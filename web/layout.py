@@ -18,7 +18,7 @@ DEFAULT_STEPS_PER_EPOCH = StyleParams().steps_per_epoch
 
 # Log10 ranges of the weight sliders, wide enough around every backbone's default.
 WEIGHT_RANGES: dict[str, tuple[int, int]] = {
-    "style_weight": (-5, 1),
+    "style_weight": (-3, 3),
     "content_weight": (1, 7),
     "tv_weight": (-2, 3),
 }

@@ -1,0 +1,294 @@
+"""The web app in a real headless Chromium, against a real service and real object storage.
+
+A person uploads two images, starts a job, watches it paint and downloads the result; cancels a
+job; and gets plain-words messages for wrong files, service refusals and an unreachable service.
+Screenshots of each stage land in artifacts/web/.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from service.stack import free_ports
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+STOPPED_EARLY = re.compile(r"Stopped after epoch \d+ of 30")
+# The count of painted frames seen, not counting the photo shown while the job starts.
+PAINTED = ("window.__frames.filter(src => src.startsWith('data:image/jpeg') && "
+           "src !== document.getElementById('content-preview').getAttribute('src')).length")
+
+# Records every src the frame image takes and the loss chart's point count after every redraw.
+WATCH_LIVE_VIEW = """() => {
+    window.__frames = [];
+    window.__points = [];
+    const image = document.getElementById("frame-image");
+    new MutationObserver(() => {
+        const src = image.getAttribute("src");
+        if (src && window.__frames[window.__frames.length - 1] !== src) window.__frames.push(src);
+    }).observe(image, {attributes: true, attributeFilter: ["src"]});
+    const chart = document.querySelector("#loss-graph .js-plotly-plot");
+    chart.on("plotly_afterplot", () => window.__points.push(chart.data[0].x.length));
+}"""
+
+
+def open_page(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.locator("#start-button")).to_be_enabled()
+    page.wait_for_selector("#loss-graph .js-plotly-plot")
+
+
+def upload(page: Page, role: str, path) -> None:
+    page.set_input_files(f"#{role}-upload input[type=file]", str(path))
+
+
+def set_number(page: Page, slider_id: str, value: int) -> None:
+    """Types into the box beside a slider, as a person who knows the number would."""
+    box = page.locator(f"#{slider_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+    thumb = page.locator(f"#{slider_id} [role=slider]")
+    expect(thumb).to_have_attribute("aria-valuenow", str(value))
+
+
+def choose_job(page: Page, epochs: int, steps: int, size: int) -> None:
+    set_number(page, "epochs", epochs)
+    set_number(page, "steps-per-epoch", steps)
+    set_number(page, "size", size)
+
+
+def status_alert(page: Page):
+    return page.locator("#status-alert")
+
+
+def wait_phase(page: Page, label: str, timeout_s: float = 60) -> None:
+    expect(page.locator("#phase-badge")).to_have_text(label, timeout=timeout_s * 1000)
+
+
+def test_a_job_paints_live_then_is_downloadable_and_in_the_gallery(page, web, files, artifacts):
+    open_page(page, web.url)
+    page.screenshot(path=artifacts / "01-empty-page.png", full_page=True)
+
+    upload(page, "content", files.content)
+    upload(page, "style", files.style)
+    expect(page.locator("#content-info")).to_contain_text(re.compile(r"tubingen\.jpg · \d+×\d+ px"))
+    expect(page.locator("#style-info")).to_contain_text(
+        re.compile(r"starry_night\.jpg · \d+×\d+ px"))
+    expect(page.locator("#content-preview")).to_have_attribute("src",
+                                                               re.compile("^data:image/jpeg"))
+    choose_job(page, epochs=3, steps=8, size=96)
+    page.screenshot(path=artifacts / "02-images-ready.png", full_page=True)
+
+    page.evaluate(WATCH_LIVE_VIEW)
+    page.click("#start-button")
+    expect(page.locator("#cancel-button")).to_be_enabled()
+    expect(page.locator("#model-info")).to_have_text("model: vgg16 · offline weights",
+                                                     timeout=30_000)
+    page.wait_for_function(f"{PAINTED} >= 2", timeout=60_000)
+    page.screenshot(path=artifacts / "03-mid-run.png", full_page=True)
+    wait_phase(page, "done")
+    page.screenshot(path=artifacts / "04-done.png", full_page=True)
+
+    uploaded = page.get_attribute("#content-preview", "src")
+    frames = page.evaluate("window.__frames")
+    painted = [src for src in frames if src.startswith("data:image/jpeg") and src != uploaded]
+    assert len(set(painted)) >= 2, f"the frame changed {len(set(painted))} times"
+    points = page.evaluate("window.__points")
+    assert max(points) == 3 and len({p for p in points if p > 0}) >= 2, points
+    expect(page.locator("#progress-text")).to_contain_text("Finished in")
+    expect(page.locator("#progress")).to_contain_text("100%")
+
+    # The final image is the stored PNG, and the download button serves it.
+    job_id = page.inner_text("#job-id").strip()
+    assert re.fullmatch(r"[0-9a-f]{32}", job_id)
+    href = page.get_attribute("#download-button", "href")
+    assert page.get_attribute("#frame-image", "src") == href
+    assert page.get_attribute("#download-button", "download") == f"nst-{job_id}.png"
+    page.wait_for_function("document.getElementById('frame-image').naturalWidth > 0")
+    shown_width = page.evaluate("document.getElementById('frame-image').naturalWidth")
+    assert shown_width == 96
+    response = page.request.get(href)
+    assert response.ok and response.body().startswith(PNG_MAGIC)
+    expect(page.locator("#params-used")).to_contain_text("3 epochs × 8 steps")
+    expect(page.locator("#params-used")).to_contain_text("vgg16")
+    expect(page.locator("#start-button")).to_be_enabled()
+    expect(page.locator("#cancel-button")).to_be_disabled()
+
+    # The gallery refreshes by itself and opens the result, downloadable.
+    card = page.locator(f'[id*="{job_id}"]')
+    expect(card).to_be_visible(timeout=15_000)
+    expect(card.locator("img")).to_have_attribute("src", re.compile(r"thumbnail\.jpg"))
+    expect(card).to_contain_text("3 epochs × 8 steps")
+    card.click()
+    expect(page.locator(".modal.show")).to_be_visible()
+    expect(page.locator("#gallery-modal-body")).to_contain_text(job_id)
+    page.wait_for_function("document.querySelector('.gallery-full').naturalWidth > 0")
+    page.wait_for_timeout(400)  # the modal's fade-in
+    page.screenshot(path=artifacts / "05-gallery-open.png")
+    gallery_download = page.get_attribute("#gallery-download", "href")
+    response = page.request.get(gallery_download)
+    assert response.ok and response.body().startswith(PNG_MAGIC)
+    page.keyboard.press("Escape")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the page scrolls sideways"
+    page.screenshot(path=artifacts / "06-phone-done.png", full_page=True)
+
+
+def test_a_second_page_waits_in_the_queue_and_cancel_frees_the_slot(page, browser, web, files,
+                                                                     artifacts):
+    open_page(page, web.url)
+    upload(page, "content", files.content)
+    upload(page, "style", files.style)
+    choose_job(page, epochs=30, steps=25, size=96)
+    page.evaluate(WATCH_LIVE_VIEW)
+    page.click("#start-button")
+    page.wait_for_function(f"{PAINTED} >= 2", timeout=60_000)
+    expect(page.locator("#progress-text")).to_contain_text(re.compile(r"Epoch \d+/30 .* left"))
+
+    # Another visitor starts a job meanwhile: it waits, and says where it stands.
+    other_context = browser.new_context(viewport={"width": 1280, "height": 900})
+    other = other_context.new_page()
+    try:
+        open_page(other, web.url)
+        upload(other, "content", files.content)
+        upload(other, "style", files.style)
+        choose_job(other, epochs=1, steps=2, size=64)
+        other.click("#start-button")
+        wait_phase(other, "queued", timeout_s=20)
+        expect(status_alert(other)).to_have_text("In the queue: 1 job ahead of yours.")
+        other.screenshot(path=artifacts / "07-queued.png", full_page=True)
+
+        clicked = time.monotonic()
+        page.click("#cancel-button")
+        wait_phase(page, "cancelled", timeout_s=20)
+        stopped_after_s = time.monotonic() - clicked
+        expect(status_alert(page)).to_contain_text("Cancelled")
+        expect(page.locator("#progress-text")).to_contain_text(STOPPED_EARLY)
+        progress = int(page.get_attribute("#progress [role=progressbar]", "aria-valuenow") or 0)
+        assert progress < 100
+        expect(page.locator("#start-button")).to_be_enabled()
+        expect(page.locator("#cancel-button")).to_be_disabled()
+        page.screenshot(path=artifacts / "08-cancelled.png", full_page=True)
+        assert stopped_after_s < 15
+
+        # The freed slot goes to the waiting page, which runs to the end.
+        wait_phase(other, "done")
+    finally:
+        other_context.close()
+
+
+def test_a_text_file_gets_a_message_and_nothing_is_sent(page, web, files, artifacts):
+    sockets = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
+    open_page(page, web.url)
+
+    upload(page, "content", files.text_as_image)
+    expect(page.locator("#content-feedback")).to_have_text(
+        "notes.png is not an image nst can use: choose a PNG, JPEG or WebP file.")
+    expect(page.locator("#content-upload .upload-box")).to_have_class(re.compile("is-invalid"))
+    upload(page, "style", files.too_large)
+    expect(page.locator("#style-feedback")).to_contain_text("over the limit of 2 MB")
+    page.screenshot(path=artifacts / "09-wrong-files.png", full_page=True)
+
+    page.click("#start-button")
+    expect(status_alert(page)).to_have_text("Add a photo and a painting first.")
+    assert sockets == []
+
+    # A good file replaces the message.
+    upload(page, "content", files.content)
+    expect(page.locator("#content-feedback")).to_be_empty()
+    expect(page.locator("#content-upload .upload-box")).to_have_class(re.compile("has-image"))
+
+
+def test_a_service_refusal_is_shown_and_the_page_recovers(page, web, files, artifacts):
+    open_page(page, web.url)
+    upload(page, "content", files.too_many_pixels)  # fine for the browser, too big for the service
+    upload(page, "style", files.style)
+    expect(page.locator("#content-info")).to_contain_text("700×500 px")
+    choose_job(page, epochs=1, steps=2, size=64)
+    page.click("#start-button")
+    wait_phase(page, "error")
+    expect(status_alert(page)).to_contain_text("The service could not use an image: content")
+    expect(status_alert(page)).to_contain_text("pixel")
+    expect(page.locator("#start-button")).to_be_enabled()
+    page.screenshot(path=artifacts / "10-service-refused.png", full_page=True)
+
+    # Start works again; and a weight moved on its logarithmic slider is what the job uses.
+    upload(page, "content", files.content)
+    page.click("text=Advanced: loss weights, start, seed")
+    expect(page.locator("#style-weight-value")).to_have_text("1 (default)")
+    thumb = page.locator("#style-weight [role=slider]")
+    thumb.focus()
+    for _ in range(10):
+        thumb.press("ArrowLeft")
+    expect(page.locator("#style-weight-value")).to_have_text("0.1")
+    page.click("#start-button")
+    wait_phase(page, "done")
+    expect(status_alert(page)).to_be_hidden()
+    expect(page.locator("#params-used")).to_contain_text("1 epoch × 2 steps")
+    expect(page.locator("#params-used")).to_contain_text("style 0.1, content default, tv default")
+
+
+@pytest.fixture(scope="module")
+def lost_web(service, start_web):
+    """Two more Dash apps: one whose origin the service does not admit, one pointed at a port
+    where no service listens."""
+    foreign_port, lonely_port, dead_port = free_ports(3)
+    return (start_web(foreign_port, service.ws_url),
+            start_web(lonely_port, f"ws://127.0.0.1:{dead_port}/ws/stylize"))
+
+
+def test_an_unknown_origin_and_an_unreachable_service_are_explained(page, lost_web, files,
+                                                                    artifacts):
+    foreign, lonely = lost_web
+    for running, expected, shot in (
+        (foreign, "The service does not accept this page's address", "11-forbidden-origin.png"),
+        (lonely, "Could not connect to the service at ws://127.0.0.1:", "12-unreachable.png"),
+    ):
+        open_page(page, running.url)
+        upload(page, "content", files.content)
+        upload(page, "style", files.style)
+        page.click("#start-button")
+        wait_phase(page, "error", timeout_s=20)
+        expect(status_alert(page)).to_contain_text(expected)
+        expect(page.locator("#start-button")).to_be_enabled()
+        expect(page.locator("#cancel-button")).to_be_disabled()
+        page.screenshot(path=artifacts / shot, full_page=True)
+        # Start works again (and fails the same way, cleanly).
+        page.click("#start-button")
+        wait_phase(page, "error", timeout_s=20)
+
+
+def test_with_an_api_key_jobs_run_and_a_service_that_dies_mid_job_is_explained(
+        page, start_web_service, start_web, files, artifacts):
+    (port,) = free_ports(1)
+    keyed = start_web_service(port, NST_API_KEY="web-test-key")
+    running = start_web(port, keyed.ws_url, NST_API_KEY="web-test-key")
+    open_page(page, running.url)
+    expect(page.locator("#gallery-status")).not_to_contain_text("answered 401")
+    upload(page, "content", files.content)
+    upload(page, "style", files.style)
+    choose_job(page, epochs=1, steps=2, size=64)
+    page.click("#start-button")
+    wait_phase(page, "done")
+    job_id = page.inner_text("#job-id").strip()
+    expect(page.locator(f'[id*="{job_id}"]')).to_be_visible(timeout=15_000)
+
+    # The service process dies while it paints: the page says so and can start again.
+    choose_job(page, epochs=30, steps=25, size=96)
+    page.evaluate(WATCH_LIVE_VIEW)
+    page.click("#start-button")
+    page.wait_for_function(f"{PAINTED} >= 1", timeout=60_000)
+    keyed.process.kill()
+    wait_phase(page, "error", timeout_s=20)
+    expect(status_alert(page)).to_contain_text(
+        "The connection to the service dropped before the job finished")
+    expect(page.locator("#progress-text")).to_contain_text(STOPPED_EARLY)
+    expect(page.locator("#start-button")).to_be_enabled()
+    expect(page.locator("#cancel-button")).to_be_disabled()
+    page.screenshot(path=artifacts / "13-service-died.png", full_page=True)

@@ -1,0 +1,166 @@
+"""`nst web`: the Dash app. The browser talks protocol v1 straight to the service over the
+dash-extensions WebSocket; every frame is handled by clientside callbacks (web/assets/nst.js), so
+the Dash server only serves the page and the gallery."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import dash
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html
+
+from . import gallery
+from .layout import build_layout
+from .settings import WebSettings
+
+log = logging.getLogger("nst.web")
+ASSETS = Path(__file__).parent / "assets"
+
+
+def create_app(settings: WebSettings) -> dash.Dash:
+    app = dash.Dash(
+        __name__,
+        title="nst · live style transfer",
+        assets_folder=str(ASSETS),
+        # Bootstrap's CSS is vendored in assets/: the page must work with no CDN in reach.
+        external_stylesheets=[],
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+        update_title=None,
+    )
+    app.layout = build_layout(settings)
+    _browser_callbacks(app)
+    _gallery_callbacks(app, settings)
+    return app
+
+
+def _client(function_name: str) -> ClientsideFunction:
+    return ClientsideFunction(namespace="nst", function_name=function_name)
+
+
+def _browser_callbacks(app: dash.Dash) -> None:
+    """Uploads, Start/Cancel and every WebSocket event: all in the browser, no server round trip."""
+    for role in ("content", "style"):
+        app.clientside_callback(
+            _client("readUpload"),
+            Output(f"{role}-image", "data"),
+            Output(f"{role}-preview", "src"),
+            Output(f"{role}-info", "children"),
+            Output(f"{role}-feedback", "children"),
+            Output(f"{role}-upload", "className"),
+            Input(f"{role}-upload", "contents"),
+            State(f"{role}-upload", "filename"),
+            State("config", "data"),
+            prevent_initial_call=True,
+        )
+    for name in ("style-weight", "content-weight", "tv-weight"):
+        app.clientside_callback(
+            _client("weightLabel"),
+            Output(f"{name}-value", "children"),
+            Input(name, "value"),
+            Input(name, "marks"),
+        )
+    app.clientside_callback(
+        _client("resetWeights"),
+        Output("style-weight", "value"),
+        Output("content-weight", "value"),
+        Output("tv-weight", "value"),
+        Input("reset-weights", "n_clicks"),
+        State("style-weight", "marks"),
+        State("content-weight", "marks"),
+        State("tv-weight", "marks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        _client("start"),
+        Output("job", "data"),
+        Input("start-button", "n_clicks"),
+        State("content-image", "data"),
+        State("style-image", "data"),
+        State("epochs", "value"),
+        State("steps-per-epoch", "value"),
+        State("size", "value"),
+        State("style-weight", "value"),
+        State("content-weight", "value"),
+        State("tv-weight", "value"),
+        State("init", "value"),
+        State("seed", "value"),
+        State("config", "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        _client("cancel"),
+        Output("job", "data", allow_duplicate=True),
+        Input("cancel-button", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        _client("socketState"),
+        Output("job", "data", allow_duplicate=True),
+        Input("ws", "state"),
+        State("config", "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        _client("socketMessage"),
+        Output("job", "data", allow_duplicate=True),
+        Input("ws", "message"),
+        State("config", "data"),
+        prevent_initial_call=True,
+    )
+
+
+def _gallery_callbacks(app: dash.Dash, settings: WebSettings) -> None:
+    @app.callback(
+        Output("gallery", "children"),
+        Output("gallery-status", "children"),
+        Output("gallery-data", "data"),
+        Input("gallery-refresh", "n_clicks"),
+        Input("finished-job", "data"),
+    )
+    def refresh_gallery(_clicks, _finished):
+        started = time.perf_counter()
+        try:
+            results = gallery.fetch_results(settings)
+        except gallery.GalleryError as error:
+            log.warning("event=gallery_failed error=%r", str(error))
+            return [], f"{error} The gallery will fill in once the service is up.", []
+        log.info("event=gallery_loaded results=%d seconds=%.3f", len(results),
+                 time.perf_counter() - started)
+        if not results:
+            return [], "No paintings yet: your first one will appear here.", []
+        return gallery.cards(results), "", results
+
+    @app.callback(
+        Output("gallery-modal", "is_open"),
+        Output("gallery-modal-title", "children"),
+        Output("gallery-modal-body", "children"),
+        Input({"type": "gallery-open", "index": ALL}, "n_clicks"),
+        State("gallery-data", "data"),
+        prevent_initial_call=True,
+    )
+    def open_result(clicks, results):
+        if not ctx.triggered_id or not any(clicks):
+            return dash.no_update, dash.no_update, dash.no_update
+        job_id = ctx.triggered_id["index"]
+        item = next((item for item in results or [] if item["job_id"] == job_id), None)
+        if item is None:
+            return True, "Not found", html.P("This result is no longer in the list. Refresh it.")
+        return True, f"Painting {gallery.when(item)}", gallery.detail(item)
+
+
+def main() -> None:
+    settings = WebSettings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Werkzeug logs every request; the page polls nothing, but keep the log to our own events.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app = create_app(settings)
+    log.info("event=web_started url=http://%s:%d service=%s api_key=%s", settings.host,
+             settings.port, settings.service_url, "set" if settings.api_key else "unset")
+    print(f"nst web: open http://{settings.host}:{settings.port}/ in a browser", flush=True)
+    app.run(host=settings.host, port=settings.port, debug=settings.debug)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""The gallery: recent results from the service's `GET /v1/results`, as cards and a detail view.
+
+The Dash server asks the service (it knows the API key and needs no CORS); the browser then loads
+the thumbnails and results straight from object storage through their presigned URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from datetime import datetime
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+from .settings import WebSettings
+
+log = logging.getLogger("nst.web")
+
+
+class GalleryError(Exception):
+    """The service's result list could not be read. One sentence for the page."""
+
+
+def fetch_results(settings: WebSettings) -> list[dict]:
+    url = f"{settings.service_http_url}/v1/results?limit={settings.gallery_size}"
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    if settings.api_key is not None:
+        request.add_header("Authorization", f"Bearer {settings.api_key.get_secret_value()}")
+    try:
+        with urllib.request.urlopen(request, timeout=settings.service_timeout_s) as response:
+            body = json.load(response)
+    except urllib.error.HTTPError as error:
+        raise GalleryError(f"The service answered {error.code} for its result list.") from error
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        where = settings.service_http_url
+        raise GalleryError(f"Could not reach the service at {where}.") from error
+    except ValueError as error:
+        raise GalleryError("The service's result list was not valid JSON.") from error
+    results = body.get("results") if isinstance(body, dict) else None
+    if not isinstance(results, list):
+        raise GalleryError("The service's result list has an unexpected shape.")
+    return [item for item in results if isinstance(item, dict) and item.get("job_id")]
+
+
+def when(item: dict) -> str:
+    """`2026-11-26 10:42 UTC` from the job's ISO time, or '' when there is none."""
+    stamp = item.get("finished_at") or item.get("created_at")
+    try:
+        moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def size_text(size: object) -> str:
+    if isinstance(size, dict) and {"width", "height"} <= size.keys():
+        return f"{size['width']}×{size['height']} px"
+    if isinstance(size, (list, tuple)) and len(size) == 2:
+        return f"{size[1]}×{size[0]} px"  # (height, width), as the engine gives shapes
+    return ""
+
+
+def params_text(params: object) -> str:
+    """`3 epochs × 10 steps · init content · seed 0`: the knobs a person set."""
+    if not isinstance(params, dict):
+        return ""
+    parts = []
+    if "epochs" in params and "steps_per_epoch" in params:
+        epochs, steps = params["epochs"], params["steps_per_epoch"]
+        parts.append(f"{plural(epochs, 'epoch')} × {plural(steps, 'step')}")
+    if params.get("init"):
+        parts.append(f"init {params['init']}")
+    if params.get("seed") is not None:
+        parts.append(f"seed {params['seed']}")
+    return " · ".join(parts)
+
+
+def plural(count: object, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def weights_text(params: object) -> str:
+    if not isinstance(params, dict):
+        return ""
+    names = {"style_weight": "style", "content_weight": "content", "tv_weight": "tv"}
+    return " · ".join(f"{label} {params[name]:.3g}" for name, label in names.items()
+                      if isinstance(params.get(name), (int, float)))
+
+
+def model_text(model: object) -> str:
+    if isinstance(model, dict) and model.get("backbone"):
+        return f"{model['backbone']} ({model.get('weights', '?')} weights)"
+    return ""
+
+
+def cards(results: list[dict]) -> list[dbc.Col]:
+    return [
+        dbc.Col(html.Button([
+            html.Img(src=item.get("thumbnail_url") or item.get("url"), className="gallery-thumb",
+                     alt=f"result {item['job_id']}"),
+            html.Div([
+                html.Div(when(item), className="gallery-time"),
+                html.Div(params_text(item.get("params")), className="gallery-params"),
+                html.Div("interrupted", className="badge text-bg-warning")
+                if item.get("status") == "interrupted" else None,
+            ], className="gallery-caption"),
+        ], id={"type": "gallery-open", "index": item["job_id"]}, className="gallery-card",
+           title="Open", n_clicks=0), xs=6, sm=4, md=3, xl=2)
+        for item in results
+    ]
+
+
+def detail(item: dict) -> list:
+    """The modal's body: the full image, what made it, and a download button."""
+    rows = [("Job", html.Code(item["job_id"])), ("Finished", when(item)),
+            ("Size", size_text(item.get("size"))), ("Model", model_text(item.get("model"))),
+            ("Parameters", params_text(item.get("params"))),
+            ("Loss weights", weights_text(item.get("params"))), ("Status", item.get("status", ""))]
+    return [
+        html.Img(src=item.get("url"), className="gallery-full", alt=f"result {item['job_id']}"),
+        html.Dl([part for label, value in rows if value
+                 for part in (html.Dt(label, className="col-sm-3"),
+                              html.Dd(value, className="col-sm-9"))],
+                className="row small mt-3 mb-2"),
+        dbc.Button("Download PNG", href=item.get("url"), color="success", external_link=True,
+                   target="_blank", rel="noopener", download=f"nst-{item['job_id']}.png",
+                   id="gallery-download"),
+    ]
