@@ -147,7 +147,7 @@ class Service:
             "event=ready backbone=%s weights=%s precision=%s load_s=%.2f warm_s=%.2f "
             "warm_size=%d since_app_created_s=%.2f since_process_start_s=%s",
             self.engine.model.backbone, self.engine.model.weights,
-            getattr(self.engine.model, "precision", "float32"), loaded - began,
+            self.engine.model.precision, loaded - began,
             warmed - loaded, settings.default_size, time.perf_counter() - self.created,
             _process_age_s(),
         )
@@ -422,7 +422,8 @@ class Service:
                 "epochs": params.epochs, "steps_per_epoch": params.steps_per_epoch,
                 "size": params.size, "style_weight": params.style_weight,
                 "content_weight": params.content_weight, "tv_weight": params.tv_weight,
-                "init": params.init, "seed": params.seed,
+                "init": params.init, "seed": params.seed, "optimizer": params.optimizer,
+                "learning_rate": params.learning_rate,
             },
             "model": self.engine.model.as_dict(),
             "size": {"width": request.width, "height": request.height},

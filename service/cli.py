@@ -155,7 +155,7 @@ def _stylize(args: argparse.Namespace, started: float) -> int:
     args.output.write_bytes(encode_png(frames[-1].image))
     model = engine.model
     print(f"saved {args.output} ({width}x{height}, {model.backbone} {model.weights} weights, "
-          f"{model.precision}, {frames[-1].elapsed_s:.1f} s)")
+          f"{model.precision}, painted in {frames[-1].elapsed_s:.1f} s)")
     if args.report:
         report = {
             **engine.model.as_dict(),

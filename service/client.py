@@ -18,6 +18,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
 from . import protocol
+from .cli import job_params
+from .engine.errors import BadParams
 from .protocol import Accepted, Done, Error, FrameMessage, Queued, Start
 
 OPTION_NAMES = ("epochs", "steps_per_epoch", "size", "style_weight", "content_weight", "tv_weight",
@@ -31,6 +33,7 @@ class ClientError(Exception):
 
 def main(args: argparse.Namespace) -> int:
     try:
+        job_params(args)  # the same checks, and the same messages, as `nst stylize`
         start = _start_message(args)
         token = args.token or os.environ.get("NST_API_KEY")
         headers = {"Authorization": f"Bearer {token}"} if token else None
@@ -45,12 +48,23 @@ def main(args: argparse.Namespace) -> int:
                 return 130
         _save(done, args.output)
         return 0
-    except ClientError as error:
-        print(f"nst client: {error}", file=sys.stderr)
-        return 1
-    except (OSError, InvalidURI, InvalidStatus, ConnectionClosed) as error:
-        print(f"nst client: cannot talk to {args.url}: {error}", file=sys.stderr)
-        return 1
+    except (ClientError, BadParams) as error:
+        print(f"nst: error: {error}", file=sys.stderr)
+        return 2
+    except InvalidURI:
+        print(f"nst: error: {args.url} is not a WebSocket URL; it looks like "
+              "ws://HOST:PORT/ws/stylize", file=sys.stderr)
+        return 2
+    except InvalidStatus as error:
+        status = error.response.status_code
+        print(f"nst: error: {args.url} refused the WebSocket (HTTP {status}); is that the "
+              "service's /ws/stylize address?", file=sys.stderr)
+        return 2
+    except (OSError, ConnectionClosed) as error:
+        reason = getattr(error, "strerror", None) or error
+        print(f"nst: error: cannot reach the service at {args.url} ({reason}); start it with "
+              "`make run` or `nst serve`, or pass --url", file=sys.stderr)
+        return 2
 
 
 def _start_message(args: argparse.Namespace) -> Start:
@@ -95,7 +109,8 @@ def _follow(websocket: ClientConnection) -> Done:
             elif isinstance(message, Done):
                 return message
             elif isinstance(message, Error):
-                raise ClientError(f"{message.code}: {message.message}")
+                raise ClientError(f"the service refused the job ({message.code}): "
+                                  f"{message.message}")
     finally:
         if bar is not None:
             bar.close()
@@ -133,6 +148,9 @@ def _save(done: Done, output: Path) -> None:
         output.write_bytes(png)
     else:
         Image.open(io.BytesIO(png)).convert("RGB").save(output)
+    if done.status == "interrupted":
+        print("warning: the service shut down mid-job; the image is its last finished epoch",
+              file=sys.stderr)
     print(f"saved {output} (job {done.job_id}, {done.status}, {done.elapsed_s:.1f} s, {where})")
     if done.stored and done.result is not None:
         print(f"result URL (valid {done.result.expires_in} s): {done.result.url}")

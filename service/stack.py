@@ -247,13 +247,27 @@ def main() -> int:
         print(f"nst stack: {error}", file=sys.stderr)
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl+C must not skip the cleanup
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        print("\nnst stack: stopping" + ("" if stopping else " after a failure"), flush=True)
+        grace = os.environ.get("NST_SHUTDOWN_GRACE_S", "20")
+        print("\nnst stack: stopping" + ("" if stopping else " after a failure")
+              + f"; a running job gets up to {grace} s to finish (Ctrl+C again: stop now)",
+              flush=True)
+        _stop_all(children)
+
+
+def _stop_all(children: list[tuple[str, subprocess.Popen, float]]) -> None:
+    """Stop the children newest first; a second Ctrl+C kills whatever is still running."""
+    try:
         for name, process, timeout_s in reversed(children):
             code = stop_process(process, timeout_s)
-            print(f"nst stack: {name} stopped ({code})", flush=True)
-
+            clean = code in (0, -signal.SIGTERM)
+            print(f"nst stack: {name} stopped" + ("" if clean else f" (exit {code})"), flush=True)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for name, process, _ in children:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+                print(f"nst stack: {name} killed", flush=True)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -115,7 +115,7 @@ def _navbar(settings: WebSettings) -> dbc.Navbar:
             dbc.NavbarBrand([html.Span("nst", className="brand-mark"),
                              html.Span("live neural style transfer", className="brand-sub")]),
             html.Span([html.Span(className="dot"),
-                       html.Span("model: ask the service", id="model-info")],
+                       html.Span("model: shown when a job starts", id="model-info")],
                       className="navbar-text model-info", title=settings.service_url),
         ]),
         color="dark", dark=True, class_name="mb-0",

@@ -39,7 +39,7 @@ def test_the_client_says_what_the_server_refused(service_server, pictures, tmp_p
     run = _nst_client(str(tmp_path / "photo.jpg"), str(tmp_path / "photo.jpg"),
                       "--url", service_server.ws_url, "--size", "4000",
                       "-o", str(tmp_path / "out.png"))
-    assert run.returncode == 1
+    assert run.returncode == 2
     assert "bad_request" in run.stderr and "NST_MAX_SIZE" in run.stderr
     assert not (tmp_path / "out.png").exists()
 
@@ -49,10 +49,22 @@ def test_the_client_explains_an_unreachable_service_and_a_missing_file(tmp_path,
     (port,) = free_ports(1)
     run = _nst_client(str(tmp_path / "photo.jpg"), str(tmp_path / "photo.jpg"),
                       "--url", f"ws://127.0.0.1:{port}/ws/stylize")
-    assert run.returncode == 1 and f"cannot talk to ws://127.0.0.1:{port}" in run.stderr
+    assert run.returncode == 2 and f"cannot reach the service at ws://127.0.0.1:{port}" in run.stderr
+    assert "make run" in run.stderr
 
     run = _nst_client(str(tmp_path / "missing.jpg"), str(tmp_path / "photo.jpg"))
-    assert run.returncode == 1 and "cannot read" in run.stderr and "Traceback" not in run.stderr
+    assert run.returncode == 2 and "cannot read" in run.stderr and "Traceback" not in run.stderr
+
+    run = _nst_client(str(tmp_path / "photo.jpg"), str(tmp_path / "photo.jpg"), "--epochs", "0")
+    assert run.returncode == 2
+    assert run.stderr.strip() == "nst: error: epochs must be at least 1, got 0"
+
+
+def test_the_client_explains_a_wrong_url(service_server, pictures, tmp_path):
+    (tmp_path / "photo.jpg").write_bytes(pictures.content)
+    run = _nst_client(str(tmp_path / "photo.jpg"), str(tmp_path / "photo.jpg"),
+                      "--url", service_server.ws_url.replace("/ws/stylize", "/ws/stylise"))
+    assert run.returncode == 2 and "is that the service's /ws/stylize address?" in run.stderr
 
 
 def test_ctrl_c_cancels_the_job_on_the_server(service_server, pictures, tmp_path):

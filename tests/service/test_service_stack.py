@@ -54,6 +54,6 @@ def test_the_stack_serves_a_client_job_and_stops_cleanly_on_ctrl_c(tmp_path, pic
         if stack.poll() is None:
             stack.kill()
     text = output.read_text()
-    assert "nst stack: service stopped (0)" in text and "nst stack: SeaweedFS stopped" in text
+    assert "nst stack: service stopped\n" in text and "nst stack: SeaweedFS stopped\n" in text
     assert all(port_is_free(port) for port in (s3_port, service_port, web_port))
     assert (tmp_path / "data" / "seaweedfs" / "data").is_dir()
