@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+# An empty NST_API_KEY (as templates and compose files often leave it) means no key, not "".
+ApiKey = Annotated[SecretStr | None, BeforeValidator(lambda value: None if value == "" else value)]
+
+
+def megabytes(value: float) -> int:
+    return int(value * 1024 * 1024)
 
 
 class Settings(BaseSettings):
@@ -38,7 +46,7 @@ class Settings(BaseSettings):
 
     # Security. An empty origin list admits only clients that send no Origin header (CLI, scripts);
     # browsers need their page's origin listed, or "*".
-    api_key: SecretStr | None = None
+    api_key: ApiKey = None
     allowed_origins: Annotated[list[str], NoDecode] = []
 
     # Object storage (any S3-compatible endpoint; credentials come from AWS_* as boto3 reads them).
@@ -60,11 +68,6 @@ class Settings(BaseSettings):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("api_key", mode="before")
-    @classmethod
-    def _empty_key_is_none(cls, value: object) -> object:
-        return None if value == "" else value
-
     @property
     def max_upload_bytes(self) -> int:
-        return int(self.max_upload_mb * 1024 * 1024)
+        return megabytes(self.max_upload_mb)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.settings import ApiKey, megabytes
 
 
 class WebSettings(BaseSettings):
@@ -22,7 +24,7 @@ class WebSettings(BaseSettings):
     port: int = Field(default=8050, validation_alias=AliasChoices("WEB_PORT", "NST_WEB_PORT"))
     service_url: str = Field(default="ws://127.0.0.1:8000/ws/stylize",
                              validation_alias="NST_SERVICE_URL")
-    api_key: SecretStr | None = Field(default=None, validation_alias="NST_API_KEY")
+    api_key: ApiKey = Field(default=None, validation_alias="NST_API_KEY")
     debug: bool = Field(default=False, validation_alias="NST_WEB_DEBUG")
     # Only to mark the loss weights' defaults before the first job; the service's `accepted`
     # message names the model it really uses, and the page moves the marks then.
@@ -45,11 +47,6 @@ class WebSettings(BaseSettings):
             raise ValueError(f"NST_SERVICE_URL must be a ws:// or wss:// URL, got {value!r}")
         return value
 
-    @field_validator("api_key", mode="before")
-    @classmethod
-    def _empty_key_is_none(cls, value: object) -> object:
-        return None if value == "" else value
-
     @property
     def service_http_url(self) -> str:
         """The service's HTTP base (`ws://h:p/ws/stylize` -> `http://h:p`), for `/v1/results`."""
@@ -70,4 +67,4 @@ class WebSettings(BaseSettings):
 
     @property
     def max_upload_bytes(self) -> int:
-        return int(self.max_upload_mb * 1024 * 1024)
+        return megabytes(self.max_upload_mb)
