@@ -83,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="measure the engine against the reference")
     bench.add_argument("--quick", action="store_true", help="a few minutes instead of the full run")
+    bench.add_argument("--size", type=int, help="every figure at this one size (a smoke run)")
+    bench.add_argument("--samples", type=Path,
+                       help="the folder with tubingen.jpg and starry_night.jpg")
+    bench.add_argument("--output", type=Path,
+                       help="the Markdown file to write (images go beside it)")
+    bench.add_argument("--backbones", type=lambda text: tuple(text.split(",")),
+                       help="comma-separated, default vgg19,vgg16")
     bench.set_defaults(run=lambda args, _: _lazy("service.bench", tensorflow=True).main(args))
     return parser
 

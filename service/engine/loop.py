@@ -153,7 +153,7 @@ def _to_tensor(image: np.ndarray) -> tf.Tensor:
 
 
 def _to_uint8(image: tf.Tensor) -> np.ndarray:
-    return np.round(image.numpy()[0] * 255.0).astype(np.uint8)
+    return np.round(np.clip(image.numpy()[0], 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def _initial_image(params: StyleParams, content: np.ndarray, style: np.ndarray) -> np.ndarray:

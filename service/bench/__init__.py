@@ -1,0 +1,154 @@
+"""`nst bench`: the engine against the TensorFlow tutorial's code, and the service's costs.
+
+Figures, one module each: step speed (step_speed.py, against reference.py), time to quality
+(quality.py, judged by objective.py), the arithmetic floor (flops.py), cold start (cold_start.py),
+streaming overhead (streaming.py) and memory (memory.py), the last three on a real `nst serve`
+(live_service.py). report.py prints the table and writes docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from service.engine import Engine, StyleParams
+from service.engine.images import encode_png
+
+from . import report
+from .cold_start import ColdStart, first_frame_seconds
+from .config import FULL, QUICK, BenchConfig
+from .flops import Floor, conv_flops_per_step
+from .live_service import LiveService
+from .machine import describe_machine
+from .memory import measure_memory
+from .models import BenchModel, default_backbone, load_model
+from .quality import measure_time_to_quality
+from .samples import Samples
+from .step_speed import measure_step_speed
+from .streaming import measure_streaming
+
+
+def main(args: argparse.Namespace) -> int:
+    """What `nst bench [--quick]` runs. Options the CLI does not have yet are read if present."""
+    config = QUICK if getattr(args, "quick", False) else FULL
+    overrides = {name: getattr(args, name) for name in ("samples", "output", "backbones")
+                 if getattr(args, name, None) is not None}
+    if "output" in overrides:  # the images go beside it, not over the committed ones
+        overrides["images"] = overrides["output"].parent
+    config = dataclasses.replace(config, command=_command_line(), **overrides)
+    if getattr(args, "size", None):
+        config = config.at_size(args.size)
+    results = run(config)
+    return 1 if results.failures else 0
+
+
+def run(config: BenchConfig) -> report.Results:
+    """Measure what `config` asks for, print the table, write the document; returns the Results."""
+    samples = Samples.read(config.samples / config.content, config.samples / config.style)
+    models = {backbone: load_model(backbone) for backbone in config.backbones}
+    quality_model = models.get(default_backbone()) or load_model(default_backbone())
+    results = report.Results(config, describe_machine(), quality_model.engine.model.precision,
+                             datetime.now(timezone.utc))
+    if any(model.weights == "random" for model in models.values()):
+        results.notes.append(
+            "random weights: ImageNet VGG19 weights cannot be downloaded on this machine; "
+            "a step costs the same whatever the weights hold.")
+
+    for size in config.speed_sizes:
+        for backbone, model in models.items():
+            if (backbone, size) in config.speed_skipped:
+                continue
+
+            def step_speed(model=model, size=size) -> None:
+                speed = measure_step_speed(model, *samples.at(size), size, config.speed_rounds,
+                                           config.speed_epochs, config.speed_steps)
+                results.step_speeds.append(speed)
+                results.floors.append(Floor(
+                    speed.model, speed.backbone, size,
+                    conv_flops_per_step(speed.backbone, *speed.shape),
+                    speed.nst_s, speed.reference_s, model.engine.model.precision))
+
+            _attempt(results, f"step speed {backbone} {size} px", step_speed)
+
+    def quality() -> None:
+        results.quality = measure_time_to_quality(
+            quality_model, *samples.at(config.quality_size), config.quality_size,
+            config.reference_epochs, config.reference_steps)
+        config.images.mkdir(parents=True, exist_ok=True)
+        (config.images / "bench-reference.png").write_bytes(
+            encode_png(results.quality.reference_image))
+        (config.images / "bench-nst.png").write_bytes(encode_png(results.quality.nst_image))
+
+    _attempt(results, f"time to quality {config.quality_size} px", quality)
+
+    if config.service:
+        _measure_service(config, results, samples, models)
+
+    results.finished = datetime.now(timezone.utc)
+    generated = report.render(results)
+    print(generated)
+    report.write_document(config.output, generated)
+    _say(f"wrote {config.output}")
+    return results
+
+
+def _measure_service(config: BenchConfig, results: report.Results, samples: Samples,
+                     models: dict[str, BenchModel]) -> None:
+    """Cold start of `nst stylize`, then one live `nst serve`: ready time, streaming, memory."""
+    first_frame: list[float] = []
+    _attempt(results, f"cold start of nst stylize at {config.cold_start_size} px",
+             lambda: first_frame.append(first_frame_seconds(
+                 samples.content_path, samples.style_path, config.cold_start_size,
+                 config.cold_start_steps)))
+
+    def service_figures() -> None:
+        with LiveService(config.service_env) as service:
+            _say(f"nst serve ready in {service.ready_s:.1f} s ({service.model})")
+            results.cold_start = ColdStart(
+                config.cold_start_size, config.cold_start_steps or StyleParams().steps_per_epoch,
+                first_frame[0] if first_frame else None, service.ready_s)
+            same = models.get(service.model.backbone)
+            engine = (same.engine if same and same.engine.model == service.model
+                      else Engine.load(service.model.backbone, service.model.weights,
+                                       service.model.precision))
+            results.streaming = measure_streaming(
+                service.ws_url, engine, samples.files(), (samples.content, samples.style),
+                StyleParams(epochs=config.streaming_epochs,
+                            steps_per_epoch=config.streaming_steps, size=config.streaming_size),
+                config.streaming_rounds)
+            results.memory = measure_memory(
+                service.ws_url, service.pid, samples.files(),
+                StyleParams(epochs=config.memory_epochs, steps_per_epoch=config.memory_steps,
+                            size=config.memory_size))
+
+    _attempt(results, "nst serve: ready time, streaming overhead, memory", service_figures)
+
+
+def _attempt(results: report.Results, name: str, measure: Callable[[], None]) -> None:
+    """Run one measurement; a failure is reported in the table, and the others still run."""
+    _say(f"{name} ...")
+    began = time.perf_counter()
+    try:
+        measure()
+    except Exception as error:  # noqa: BLE001
+        traceback.print_exc()
+        results.failures.append(f"{name}: {type(error).__name__}: {error}")
+    _say(f"{name}: {time.perf_counter() - began:.0f} s")
+
+
+def _command_line() -> str:
+    program = Path(sys.argv[0]).name
+    if program == "__main__.py":
+        return shlex.join([Path(sys.executable).name, "-m", "service.bench", *sys.argv[1:]])
+    return shlex.join([program, *sys.argv[1:]])
+
+
+def _say(message: str) -> None:
+    print(f"nst bench: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,76 @@
+"""`nst bench` end to end at a tiny size: every figure is produced, and the document is written.
+
+This checks that the benchmark works, not how fast anything is: the figures must exist and be
+finite positive numbers. Everything is real: both networks, the reference, SeaweedFS, `nst serve`,
+`nst stylize` in its own process.
+"""
+
+import dataclasses
+import math
+
+import pytest
+
+from service.bench import run
+from service.bench.config import QUICK
+from service.bench.report import BEGIN, END, figures
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench")
+    output = folder / "benchmarks.md"
+    output.write_text("# Benchmarks\n\nHand-written text above.\n\n"
+                      f"{BEGIN}\nan old table\n{END}\n\n## Levers\n\nHand-written text below.\n")
+    config = dataclasses.replace(
+        QUICK.at_size(SIZE), command="pytest tests/bench", output=output, images=folder,
+        speed_rounds=1, speed_epochs=2, speed_steps=2,
+        reference_epochs=2, reference_steps=3,
+        cold_start_steps=2, streaming_epochs=2, streaming_steps=2, memory_steps=1,
+    )
+    return run(config), folder
+
+
+def test_every_figure_is_a_finite_positive_number(bench):
+    results, _ = bench
+    assert results.failures == []
+    values = figures(results)
+    expected = {
+        *(f"step_speed.{backbone}.{SIZE}.{name}" for backbone in ("vgg19", "vgg16")
+          for name in ("nst_s", "reference_s", "ratio")),
+        *(f"floor.{backbone}.{SIZE}.{name}" for backbone in ("vgg19", "vgg16")
+          for name in ("flops_per_step", "nst_flops_per_s", "h100_tf32_s", "h100_bf16_s",
+                       "fraction_of_peak")),
+        "time_to_quality.reference_s", "time_to_quality.reference_loss",
+        "time_to_quality.nst_s", "time_to_quality.ratio",
+        "streaming.service_s", "streaming.inside_service_s", "streaming.engine_s",
+        "streaming.ratio",
+        "cold_start.first_frame_s", "cold_start.ready_s",
+        "memory.peak_during_mib", "memory.high_water_mib",
+    }
+    assert expected <= values.keys()
+    bad = {name: value for name, value in values.items()
+           if value is None or not math.isfinite(value) or value <= 0}
+    assert bad == {}
+
+
+def test_both_sides_are_judged_by_the_same_objective(bench):
+    results, _ = bench
+    quality = results.quality
+    reached = quality.reached
+    assert reached is not None and reached.objective <= quality.reference_loss
+    assert all(point.objective > quality.reference_loss for point in quality.nst_history[:-1])
+
+
+def test_the_document_keeps_the_hand_written_text_around_the_new_table(bench):
+    results, folder = bench
+    text = (folder / "benchmarks.md").read_text()
+    assert "Hand-written text above." in text and "## Levers" in text
+    assert "an old table" not in text
+    for needed in ("pytest tests/bench", results.machine.cpu, "tensorflow", "keras", "numpy",
+                   "python", "Step speed", "Time to quality", "Streaming overhead",
+                   "Cold start", "Memory", "H100"):
+        assert needed in text
+    assert (folder / "bench-reference.png").stat().st_size > 0
+    assert (folder / "bench-nst.png").stat().st_size > 0
