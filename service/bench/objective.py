@@ -9,9 +9,11 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from service.engine.features import CONTENT_LAYERS, STYLE_LAYERS, preprocess, truncate
+from service.engine.features import (
+    CONTENT_LAYERS, STYLE_LAYERS, content_and_style, truncate,
+)
 from service.engine.images import resize
-from service.engine.losses import content_loss, gram_matrix, style_loss, total_variation_loss
+from service.engine.losses import weighted_terms
 from service.engine.params import StyleParams
 
 
@@ -27,26 +29,15 @@ class Objective:
         self.weights = (params.style_weight, params.content_weight, params.tv_weight)
         self.extractor = truncate(vgg, STYLE_LAYERS + CONTENT_LAYERS)
         self.shape = content.shape
-        self.content_targets, _ = self._features(to_unit(content))
-        _, self.style_targets = self._features(to_unit(style))
+        content_targets, _ = content_and_style(self.extractor, to_unit(content))
+        _, style_targets = content_and_style(self.extractor, to_unit(style))
+        self.targets = (content_targets, style_targets)
         self._value = tf.function(self.loss)
-
-    def _features(self, image: tf.Tensor) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
-        outputs = self.extractor(preprocess(image))
-        return (
-            [outputs[name] for name in CONTENT_LAYERS],
-            [gram_matrix(outputs[name]) for name in STYLE_LAYERS],
-        )
 
     def loss(self, image: tf.Tensor) -> tf.Tensor:
         """The objective of a (1, H, W, 3) float32 image in [0, 1], differentiable."""
-        content_features, grams = self._features(image)
-        style_weight, content_weight, tv_weight = self.weights
-        return (
-            style_weight * style_loss(grams, self.style_targets)
-            + content_weight * content_loss(content_features, self.content_targets)
-            + tv_weight * total_variation_loss(image)
-        )
+        features = content_and_style(self.extractor, image)
+        return weighted_terms(image, features, self.targets, self.weights)[0]
 
     def __call__(self, image: np.ndarray) -> float:
         """The objective of a uint8 (H, W, 3) image, as a frame or a saved result holds it."""

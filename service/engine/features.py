@@ -9,6 +9,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from .losses import gram_matrix
+
 CONTENT_LAYERS = ("block5_conv2",)
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 BACKBONES = {"vgg19": keras.applications.VGG19, "vgg16": keras.applications.VGG16}
@@ -37,6 +39,19 @@ def truncate(vgg: keras.Model, layers: tuple[str, ...]) -> keras.Model:
 def preprocess(image: tf.Tensor) -> tf.Tensor:
     """RGB in [0, 1] to the input VGG was trained on."""
     return tf.reverse(image, axis=[-1]) * 255.0 - _BGR_MEAN
+
+
+def content_and_style(extractor: keras.Model, image: tf.Tensor) -> tuple[list, list]:
+    """(content features, style Gram matrices) of an RGB image in [0, 1], in float32.
+
+    The losses stay in float32 whatever precision the network computes in.
+    """
+    outputs = extractor(preprocess(image))
+    outputs = {name: tf.cast(value, tf.float32) for name, value in outputs.items()}
+    return (
+        [outputs[name] for name in CONTENT_LAYERS],
+        [gram_matrix(outputs[name]) for name in STYLE_LAYERS],
+    )
 
 
 PRECISIONS = ("auto", "float32", "bfloat16")

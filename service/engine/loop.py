@@ -11,9 +11,9 @@ import numpy as np
 import tensorflow as tf
 
 from . import images
-from .errors import BadImage, BadParams
-from .features import CONTENT_LAYERS, STYLE_LAYERS, preprocess, truncate
-from .losses import content_loss, gram_matrix, style_loss, total_variation_loss
+from .errors import BadImage
+from .features import CONTENT_LAYERS, STYLE_LAYERS, content_and_style, truncate
+from .losses import weighted_terms
 from .optimizers import OPTIMIZERS
 from .params import StyleParams
 from .weights import ModelInfo, load_vgg
@@ -106,21 +106,11 @@ class Engine:
             )
 
     def _features(self, image: tf.Tensor) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
-        """(content features, style Gram matrices) of an image in [0, 1]."""
-        outputs = self.extractor(preprocess(image))
-        # The losses stay in float32 whatever precision the network computes in.
-        outputs = {name: tf.cast(value, tf.float32) for name, value in outputs.items()}
-        return (
-            [outputs[name] for name in CONTENT_LAYERS],
-            [gram_matrix(outputs[name]) for name in STYLE_LAYERS],
-        )
+        return content_and_style(self.extractor, image)
 
     def _losses(self, image, content_targets, style_targets, weights) -> tf.Tensor:
-        content_features, grams = self._features(image)
-        style = weights[0] * style_loss(grams, list(style_targets))
-        content = weights[1] * content_loss(content_features, list(content_targets))
-        tv = weights[2] * total_variation_loss(image)
-        return tf.stack([style + content + tv, style, content, tv])
+        return weighted_terms(image, self._features(image), (content_targets, style_targets),
+                              weights)
 
     def _epoch_graph(
         self, optimizer, image, state, content_targets, style_targets, weights, steps, learning_rate
@@ -162,9 +152,7 @@ def _initial_image(params: StyleParams, content: np.ndarray, style: np.ndarray) 
         start = content
     elif params.init == "style":
         start = images.resize(style, height, width)
-    elif params.init == "noise":
+    else:  # "noise"; StyleParams admits no other value
         rng = np.random.default_rng(params.seed)
         start = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
-    else:
-        raise BadParams(f"unknown init {params.init!r}")
     return start[np.newaxis].astype(np.float32) / 255.0

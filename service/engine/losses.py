@@ -34,3 +34,20 @@ def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
     down = image[:, 1:, :, :] - image[:, :-1, :, :]
     right = image[:, :, 1:, :] - image[:, :, :-1, :]
     return tf.reduce_sum(tf.abs(down)) + tf.reduce_sum(tf.abs(right))
+
+
+def weighted_terms(
+    image: tf.Tensor,
+    features: tuple[list[tf.Tensor], list[tf.Tensor]],
+    targets: tuple[list[tf.Tensor], list[tf.Tensor]],
+    weights: tuple | tf.Tensor,
+) -> tf.Tensor:
+    """[total, style, content, tv] of `image`, from its (content features, Grams) and the targets'.
+
+    `weights` is (style, content, total variation).
+    """
+    (content_features, grams), (content_targets, style_targets) = features, targets
+    style = weights[0] * style_loss(grams, list(style_targets))
+    content = weights[1] * content_loss(content_features, list(content_targets))
+    tv = weights[2] * total_variation_loss(image)
+    return tf.stack([style + content + tv, style, content, tv])

@@ -186,7 +186,7 @@ def test_runs_as_a_numeric_non_root_user_that_kubernetes_also_uses():
     uid = dockerfile_args()["UID"]
     assert uid.isdigit() and int(uid) != 0
     assert instructions("USER", final_stage()) == ["${UID}"]
-    assert any(f'--uid "${{UID}}"' in run for run in instructions("RUN", final_stage()))
+    assert any('--uid "${UID}"' in run for run in instructions("RUN", final_stage()))
     for name in ("nst-service", "nst-web"):
         pod = k8s_object("Deployment", name)["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsUser"] == int(uid)
