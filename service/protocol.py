@@ -43,7 +43,7 @@ class Start(_Message):
     type: Literal["start"]
     content: str = Field(min_length=1, description="base64 or a data: URI of a PNG, JPEG or WebP")
     style: str = Field(min_length=1, description="base64 or a data: URI of a PNG, JPEG or WebP")
-    # Unset: 10 epochs of 100 steps, or the server's limits where those are lower.
+    # Unset: 20 epochs of 50 steps, or the server's limits where those are lower.
     epochs: int | None = Field(default=None, ge=1)
     steps_per_epoch: int | None = Field(default=None, ge=1)
     size: int | None = Field(default=None, ge=16)

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from service.engine.optimizers import LBFGS, Adam
+from service.engine.optimizers import LBFGS, Adam, LBFGSThenAdam
 
 curvatures = tf.constant(np.linspace(1.0, 100.0, 12).reshape(1, 2, 2, 3), tf.float32)
 target = tf.constant(np.linspace(-1.0, 1.0, 12).reshape(1, 2, 2, 3), tf.float32)
@@ -43,3 +43,31 @@ def test_lbfgs_first_step_is_a_short_step_down_the_gradient():
     x1, _ = lbfgs.update(x, g, lbfgs.init(x), 1.0)
     expected = -g.numpy() * min(1.0, 1.0 / np.abs(g.numpy()).sum())
     np.testing.assert_allclose(x1.numpy(), expected, rtol=1e-5)
+
+
+def test_adam_warmup_scales_the_first_steps_linearly():
+    plain, warm = Adam(), Adam(warmup_steps=4)
+    x = tf.zeros_like(target)
+    g = gradient(x)
+    x_plain, _ = plain.update(x, g, plain.init(x), 0.02)
+    x_warm, state = warm.update(x, g, warm.init(x), 0.02)
+    np.testing.assert_allclose(x_warm.numpy(), x_plain.numpy() / 4, rtol=1e-5)
+    for _ in range(10):
+        x, state = warm.update(x, gradient(x), state, 0.02)
+    assert state[2].numpy() == 11.0
+
+
+def test_lbfgs_then_adam_follows_lbfgs_then_hands_over_to_adam():
+    hybrid, lbfgs, adam = LBFGSThenAdam(switch=3), LBFGS(), Adam(warmup_steps=100)
+    x = tf.zeros_like(target)
+    x_hybrid, hybrid_state = x, hybrid.init(x)
+    x_lbfgs, lbfgs_state = x, lbfgs.init(x)
+    for _ in range(3):
+        x_hybrid, hybrid_state = hybrid.update(x_hybrid, gradient(x_hybrid), hybrid_state, 0.5)
+        x_lbfgs, lbfgs_state = lbfgs.update(x_lbfgs, gradient(x_lbfgs), lbfgs_state, 1.0)
+    np.testing.assert_allclose(x_hybrid.numpy(), x_lbfgs.numpy(), rtol=1e-6)
+    # The fourth step is Adam's first, at a hundredth of the rate, from where L-BFGS left off.
+    x_adam, _ = adam.update(x_lbfgs, gradient(x_lbfgs), adam.init(x), 0.5)
+    x_hybrid, hybrid_state = hybrid.update(x_hybrid, gradient(x_hybrid), hybrid_state, 0.5)
+    np.testing.assert_allclose(x_hybrid.numpy(), x_adam.numpy(), rtol=1e-6)
+    assert hybrid_state[1][2].numpy() == 1.0 and int(hybrid_state[2]) == 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 
+from service.engine.params import DEFAULT_LOSS_WEIGHTS
 from ws_jobs import (PNG_MAGIC, decode_data_uri, get_json, http_get, image_size, open_socket,
                      receive, receive_until, run_job, start)
 
@@ -39,7 +40,9 @@ def test_a_job_streams_one_frame_per_epoch_then_stores_the_result(service_server
     assert metadata["job_id"] == accepted["job_id"] and metadata["status"] == "finished"
     assert [entry["epoch"] for entry in metadata["losses"]] == [1, 2, 3]
     assert metadata["losses"][-1]["total"] == frames[-1]["losses"]["total"]
-    assert metadata["params"]["epochs"] == 3 and metadata["params"]["tv_weight"] == 1.0
+    assert metadata["params"]["epochs"] == 3
+    defaults = DEFAULT_LOSS_WEIGHTS[accepted["model"]["backbone"]]
+    assert metadata["params"]["tv_weight"] == defaults["tv_weight"]
     assert metadata["model"] == accepted["model"]
     assert set(metadata["timings"]) >= {"queued_s", "stylize_s", "total_s"}
     assert set(metadata["versions"]) >= {"nst", "tensorflow", "python"}
@@ -99,8 +102,8 @@ def test_unset_options_take_the_documented_defaults(service_server, pictures):
         accepted = receive(socket)
         socket.send(json.dumps({"type": "cancel"}))
         ending = receive_until(socket)[-1]
-    # 10 epochs of 100 steps, except where this server's limits are lower (20 steps here).
-    assert accepted["epochs"] == 10 and accepted["steps_per_epoch"] == 20
+    # 20 epochs of 50 steps, except where this server's limits are lower (20 steps here).
+    assert accepted["epochs"] == 20 and accepted["steps_per_epoch"] == 20
     assert accepted["output_size"] == {"width": 64, "height": 48}  # NST_DEFAULT_SIZE=64
     assert ending["code"] == "cancelled"
 
