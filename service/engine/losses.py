@@ -30,10 +30,14 @@ def content_loss(features: list[tf.Tensor], target_features: list[tf.Tensor]) ->
 
 
 def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
-    """Sum of absolute differences between neighbouring pixels (tf.image.total_variation)."""
+    """Mean absolute difference between vertical neighbours, plus the same between horizontal ones.
+
+    A mean, like the style and content terms, so one weight means the same picture at every size
+    (tf.image.total_variation is a sum, whose pull grows 4x with each doubling of the side).
+    """
     down = image[:, 1:, :, :] - image[:, :-1, :, :]
     right = image[:, :, 1:, :] - image[:, :, :-1, :]
-    return tf.reduce_sum(tf.abs(down)) + tf.reduce_sum(tf.abs(right))
+    return tf.reduce_mean(tf.abs(down)) + tf.reduce_mean(tf.abs(right))
 
 
 def weighted_terms(

@@ -21,15 +21,14 @@ DEFAULT_LEARNING_RATES = {"lbfgs-adam": 0.035, "adam": 0.05, "lbfgs": 1.0}
 # VGG19 with ImageNet weights and a short Adam run that stops far from the optimum. Measured with
 # the offline VGG16 at 256 px: total variation 30 is 50x the style term at the start and 1000 Adam
 # steps end in a washed-out blur; L-BFGS, which gets much closer to the optimum, turns style 1e-2
-# into a lightly tinted photograph. Style 1 and total variation 1 gave a clear painting while the
-# optimiser stopped early; run nearer the optimum (L-BFGS then Adam), total variation 1 makes up
-# three quarters of the loss and flattens the picture into muddy patches, while 0.3 keeps crisp
-# brush strokes and the houses legible (docs/benchmarks.md shows the pictures). VGG19 ImageNet
-# weights could not be tried here; their features have the same scale (both are Caffe-trained
-# ImageNet VGGs).
+# into a lightly tinted photograph. Total variation is a mean over pixels, like the other terms,
+# so a weight means the same picture at every size; 4.4e4 is the former summed weight 0.3 at
+# 256 x 192 px, the size its pictures were chosen at (docs/benchmarks.md). VGG19 ImageNet weights
+# could not be tried here; their features have the same scale (both are Caffe-trained ImageNet
+# VGGs).
 DEFAULT_LOSS_WEIGHTS: dict[str, dict[str, float]] = {
-    "vgg19": {"style_weight": 1.0, "content_weight": 1e4, "tv_weight": 0.3},
-    "vgg16": {"style_weight": 1.0, "content_weight": 1e4, "tv_weight": 0.3},
+    "vgg19": {"style_weight": 1.0, "content_weight": 1e4, "tv_weight": 4.4e4},
+    "vgg16": {"style_weight": 1.0, "content_weight": 1e4, "tv_weight": 4.4e4},
 }
 
 
