@@ -11,7 +11,9 @@ import tensorflow as tf
 
 from .losses import gram_matrix
 
-CONTENT_LAYERS = ("block5_conv2",)
+# Gatys et al.'s conv4_2: block5_conv2 (the TensorFlow tutorial's) let the subject's detail
+# dissolve late in a run while the loss barely moved.
+CONTENT_LAYERS = ("block4_conv2",)
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 # Zero padding in VGG's convolutions makes the outermost pixels cheap places to put the style's
 # texture: with no margin the top row of Tubingen x The Scream came out 4x as rough as the

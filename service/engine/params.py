@@ -17,18 +17,16 @@ OPTIMIZER_NAMES: tuple[str, ...] = ("lbfgs-adam", "adam", "lbfgs")
 # steps at 0.035 (0.05 oscillates there).
 DEFAULT_LEARNING_RATES = {"lbfgs-adam": 0.035, "adam": 0.05, "lbfgs": 1.0}
 
-# The TensorFlow tutorial's weights (style 1e-2, content 1e4, total variation 30) were tuned for
-# VGG19 with ImageNet weights and a short Adam run that stops far from the optimum. Measured with
-# the offline VGG16 at 256 px: total variation 30 is 50x the style term at the start and 1000 Adam
-# steps end in a washed-out blur; L-BFGS, which gets much closer to the optimum, turns style 1e-2
-# into a lightly tinted photograph. Total variation is a mean over pixels, like the other terms,
-# so a weight means the same picture at every size; 4.4e4 is the former summed weight 0.3 at
-# 256 x 192 px, the size its pictures were chosen at (docs/benchmarks.md). VGG19 ImageNet weights
-# could not be tried here; their features have the same scale (both are Caffe-trained ImageNet
-# VGGs).
+# Chosen by contact sheets across pairs (docs/quality.md) with the offline VGG16; VGG19 with
+# ImageNet weights could not be tried here. The style and content terms are relative errors and
+# total variation a mean over pixels, so the weights mean the same picture at every size. Content
+# 1e3 against style 1e4 lets the painting's strokes sweep across the sky while the buildings stay
+# legible (content 3e3 and 1e4 left a tinted photograph). Total variation 3e3 is about a fifth of
+# the final loss. The whole objective is kept near its former scale (thousands) because Adam's
+# epsilon (0.1) was tuned against gradients of that size.
 DEFAULT_LOSS_WEIGHTS: dict[str, dict[str, float]] = {
-    "vgg19": {"style_weight": 1.0, "content_weight": 1e4, "tv_weight": 4.4e4},
-    "vgg16": {"style_weight": 1.0, "content_weight": 1e4, "tv_weight": 4.4e4},
+    "vgg19": {"style_weight": 1e4, "content_weight": 1e3, "tv_weight": 3e3},
+    "vgg16": {"style_weight": 1e4, "content_weight": 1e3, "tv_weight": 3e3},
 }
 
 
