@@ -33,7 +33,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from . import protocol
-from .engine import BadImage, BadParams, Engine, EngineError, Frame, StyleParams
+from .engine import BadImage, BadParams, Engine, EngineError, Frame, StopSignal, StyleParams
 from .engine.images import decode_image, encode_jpeg, encode_png
 from .jobs import Job, JobManager, Outbox, QueueFull, ShuttingDown
 from .protocol import Accepted, Cancel, Done, Error, FrameMessage, Start
@@ -275,7 +275,7 @@ class Service:
             _reply(outbox, error.code, error.message)
             return None
         job_id = uuid.uuid4().hex
-        job = Job(id=job_id, created_at=utc_now(), outbox=outbox,
+        job = Job(id=job_id, created_at=utc_now(), outbox=outbox, stop_flag=StopSignal(),
                   loop=asyncio.get_running_loop(), work=lambda job: self._run(job, request))
         try:
             position = self.jobs.submit(job)
@@ -324,7 +324,11 @@ class Service:
             raise RequestError("bad_request", str(error)) from None
         content = self._image(start.content, "content")
         style = self._image(start.style, "style")
-        height, width = self.engine.output_size(content.pixels.shape, params.size)
+        try:
+            height, width = self.engine.output_size(content.pixels.shape, params.size, "content")
+            self.engine.output_size(style.pixels.shape, params.size, "style")
+        except BadImage as error:
+            raise RequestError("bad_image", str(error)) from None
         return JobRequest(self.engine.resolved(params), content, style, height, width)
 
     def _image(self, text: str, field: str) -> InputImage:
@@ -348,7 +352,8 @@ class Service:
                  (started - job.created_at).total_seconds())
         history: list[dict] = []
         last: Frame | None = None
-        frames = self.engine.stylize(request.content.pixels, request.style.pixels, request.params)
+        frames = self.engine.stylize(request.content.pixels, request.style.pixels, request.params,
+                                     stop=job.stop_flag)
         try:
             for frame in frames:
                 last = frame

@@ -143,6 +143,7 @@ def _stylize(args: argparse.Namespace, started: float) -> int:
     engine = Engine.load(args.backbone, args.weights, args.precision)
     params = engine.resolved(params)
     height, width = engine.output_size(content.shape, params.size)
+    engine.output_size(style.shape, params.size, "style")
     if args.frames_dir:
         args.frames_dir.mkdir(parents=True, exist_ok=True)
 

@@ -131,4 +131,75 @@ class LBFGSThenAdam:
         return image, (lbfgs_state, adam_state, step + 1)
 
 
-OPTIMIZERS = {"lbfgs-adam": LBFGSThenAdam(), "adam": Adam(), "lbfgs": LBFGS()}
+
+
+class Backtracking:
+    """Any optimiser above, guarded so that no frame is worse than the frame before it.
+
+    Each step evaluates one trial image. A trial no worse than the last frame is accepted and the
+    inner optimiser proposes the next step from it; a worse one is halved towards the last
+    accepted image and tried again (a backtracking line search that spends one objective
+    evaluation per step, like any other step). The image at the end of an epoch, the frame, is
+    thus never worse than the frame before, and no step can throw the image far away: unguarded,
+    L-BFGS's second step took chelsea x starry_night at 192 px from 4.5e5 to 2.95e7, and every
+    later frame stayed noise. The bar is the last frame rather than the last step (Armijo's
+    condition): Adam needs small climbs, and the network sees the image in bfloat16, where steps
+    below its resolution do not change the objective at all, so a strictly monotone search stalls
+    (docs/benchmarks.md, Levers). After `max_halvings` rejections in a row the inner optimiser
+    restarts (L-BFGS forgets its history) from the accepted image. Trials stay in [0, 1]: the
+    accepted image and a clipped proposal are both in the box, so every point between them is too.
+
+    The state is (accepted image, its [total, style, content, tv], displacement of the trial from
+    it, halvings so far, inner state, objective of the last frame).
+    """
+
+    def __init__(self, inner, shrink: float = 0.5, max_halvings: int = 8):
+        self.inner = inner
+        self.shrink, self.max_halvings = shrink, max_halvings
+
+    def init(self, image: tf.Tensor) -> tuple:
+        unevaluated = tf.constant([float("inf"), 0.0, 0.0, 0.0])
+        return (image, unevaluated, tf.zeros_like(image), tf.constant(0), self.inner.init(image),
+                tf.constant(float("inf")))
+
+    @staticmethod
+    def accepted(state: tuple) -> tuple[tf.Tensor, tf.Tensor]:
+        return state[0], state[1]
+
+    @staticmethod
+    def begin_epoch(state: tuple) -> tuple:
+        """Mark the accepted image as the last frame: no later frame may be worse."""
+        return (*state[:5], state[1][0])
+
+    def update(self, trial, terms, gradient, state, learning_rate):
+        """The next trial image, given the objective's terms and gradient at this one."""
+        accepted, accepted_terms, displacement, halvings, inner_state, frame = state
+        frame = tf.where(tf.math.is_inf(frame), terms[0], frame)  # the first image sets the bar
+
+        def propose(image, gradient, inner_state):
+            proposal, inner_state = self.inner.update(image, gradient, inner_state, learning_rate)
+            return tf.clip_by_value(proposal, 0.0, 1.0) - image, inner_state
+
+        def accept():
+            displacement, new_inner = propose(trial, gradient, inner_state)
+            return trial, terms, displacement, tf.constant(0), new_inner
+
+        def backtrack():
+            return accepted, accepted_terms, self.shrink * displacement, halvings + 1, inner_state
+
+        def restart():
+            # The gradient at the accepted image is not kept (it would cost an image of memory
+            # in every state); the trial's, a halved step away, points the same way.
+            displacement, new_inner = propose(accepted, gradient, self.inner.init(accepted))
+            return accepted, accepted_terms, displacement, tf.constant(0), new_inner
+
+        state = tf.cond(terms[0] <= frame, accept,
+                        lambda: tf.cond(halvings < self.max_halvings, backtrack, restart))
+        return state[0] + state[2], (*state, frame)
+
+
+OPTIMIZERS = {
+    "lbfgs-adam": Backtracking(LBFGSThenAdam()),
+    "adam": Backtracking(Adam()),
+    "lbfgs": Backtracking(LBFGS()),
+}
