@@ -59,7 +59,7 @@ def content_and_style(extractor: keras.Model, image: tf.Tensor) -> tuple[list, l
     cropped back to the image, so no loss reads the features of VGG's zero padding. The losses stay
     in float32 whatever precision the network computes in.
     """
-    margin = min(EDGE_MARGIN, *image.shape[1:3])
+    margin = EDGE_MARGIN  # a mirror needs a side of at least this: the engine refuses smaller
     padded = tf.pad(image, [[0, 0], [margin, margin], [margin, margin], [0, 0]], mode="SYMMETRIC")
     outputs = extractor(preprocess(padded))
     outputs = {name: _cropped(tf.cast(value, tf.float32), margin // _stride(name))
