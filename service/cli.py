@@ -1,4 +1,4 @@
-"""`nst`: stylize on this machine, serve the WebSocket service, talk to one, run the web app, bench."""
+"""`nst`: stylize on this machine, serve the WebSocket service, talk to one, run the web app."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _quiet_stderr():
             os.close(saved)
 
 
-def _start_tensorflow() -> None:
+def start_tensorflow() -> None:
     with _quiet_stderr():
         import tensorflow as tf
 
@@ -79,18 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=lambda args, _: _lazy("service.server", tensorflow=True).main())
 
     web = commands.add_parser("web", help="run the web app (configured by NST_WEB_*, WEB_PORT)")
-    web.set_defaults(run=lambda args, _: _lazy("web.app").main())
+    web.set_defaults(run=lambda args, _: _web_app().main())
 
-    bench = commands.add_parser("bench", help="measure the engine against the reference")
-    bench.add_argument("--quick", action="store_true", help="a few minutes instead of the full run")
-    bench.add_argument("--size", type=int, help="every figure at this one size (a smoke run)")
-    bench.add_argument("--samples", type=Path,
-                       help="the folder with tubingen.jpg and starry_night.jpg")
-    bench.add_argument("--output", type=Path,
-                       help="the Markdown file to write (images go beside it)")
-    bench.add_argument("--backbones", type=lambda text: tuple(text.split(",")),
-                       help="comma-separated, default vgg19,vgg16")
-    bench.set_defaults(run=lambda args, _: _lazy("service.bench", tensorflow=True).main(args))
     return parser
 
 
@@ -133,7 +123,7 @@ def job_params(args: argparse.Namespace) -> StyleParams:
 def _stylize(args: argparse.Namespace, started: float) -> int:
     from tqdm import tqdm
 
-    _start_tensorflow()
+    start_tensorflow()
     from .engine import Engine
     from .engine.images import encode_png, read_image
 
@@ -190,11 +180,20 @@ def steady_seconds_per_step(frames: list, steps_per_epoch: int) -> float | None:
     return statistics.median(epoch_seconds) / steps_per_epoch
 
 
+def _web_app():
+    try:
+        import web.app
+    except ModuleNotFoundError as error:  # the service's image leaves the web app out
+        raise OSError(f"the web app is not installed here ({error}); install the project with "
+                      "its `web` extra from a checkout that has web/") from None
+    return web.app
+
+
 def _lazy(module: str, tensorflow: bool = False):
     import importlib
 
     if tensorflow:
-        _start_tensorflow()
+        start_tensorflow()
     return importlib.import_module(module)
 
 

@@ -13,7 +13,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from service.stack import free_ports
+from devstack.processes import free_ports
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STOPPED_EARLY = re.compile(r"Stopped after epoch \d+ of 30")
