@@ -34,6 +34,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from . import protocol
 from .engine import BadImage, BadParams, Engine, EngineError, Frame, StyleParams
+from .engine.params import KNOBS, Knob
 from .engine.images import decode_image, encode_jpeg, encode_png
 from .jobs import Job, JobManager, Outbox, QueueFull, ShuttingDown
 from .protocol import Accepted, Cancel, Done, Error, FrameMessage, Start
@@ -301,31 +302,28 @@ class Service:
 
     def _checked_request(self, start: Start) -> JobRequest:
         """Limits, parameters and images of a `start` message (blocking: decodes images)."""
-        settings = self.settings
-        defaults = StyleParams()
-        size = start.size if start.size is not None else settings.default_size
-        epochs = start.epochs or min(defaults.epochs, settings.max_epochs)
-        steps = start.steps_per_epoch or min(defaults.steps_per_epoch, settings.max_steps_per_epoch)
-        for name, value, limit, variable in (
-            ("epochs", epochs, settings.max_epochs, "NST_MAX_EPOCHS"),
-            ("steps_per_epoch", steps, settings.max_steps_per_epoch, "NST_MAX_STEPS_PER_EPOCH"),
-            ("size", size, settings.max_size, "NST_MAX_SIZE"),
-        ):
-            if value > limit:
-                raise RequestError("bad_request", f"{name} is {value}, over this server's limit of "
-                                   f"{limit} ({variable})")
+        values = {knob.name: getattr(start, knob.name) for knob in KNOBS}
+        for knob in KNOBS:
+            if knob.limit:
+                values[knob.name] = self._within_limit(knob, values[knob.name])
         try:
-            params = StyleParams(
-                epochs=epochs, steps_per_epoch=steps, size=size,
-                style_weight=start.style_weight, content_weight=start.content_weight,
-                tv_weight=start.tv_weight, init=start.init, seed=start.seed,
-            )
+            params = StyleParams.from_values(values)
         except BadParams as error:
             raise RequestError("bad_request", str(error)) from None
         content = self._image(start.content, "content")
         style = self._image(start.style, "style")
         height, width = self.engine.output_size(content.pixels.shape, params.size)
         return JobRequest(self.engine.resolved(params), content, style, height, width)
+
+    def _within_limit(self, knob: Knob, value: int | None) -> int:
+        """`value`, or this server's default (NST_DEFAULT_*, capped by the limit) when unset."""
+        limit = getattr(self.settings, knob.limit)
+        if value is None:
+            return min(getattr(self.settings, f"default_{knob.name}", knob.default), limit)
+        if value > limit:
+            raise RequestError("bad_request", f"{knob.name} is {value}, over this server's limit "
+                               f"of {limit} (NST_{knob.limit.upper()})")
+        return value
 
     def _image(self, text: str, field: str) -> InputImage:
         try:
@@ -418,13 +416,7 @@ class Service:
             "created_at": iso(job.created_at),
             "started_at": iso(started),
             "finished_at": iso(finished),
-            "params": {
-                "epochs": params.epochs, "steps_per_epoch": params.steps_per_epoch,
-                "size": params.size, "style_weight": params.style_weight,
-                "content_weight": params.content_weight, "tv_weight": params.tv_weight,
-                "init": params.init, "seed": params.seed, "optimizer": params.optimizer,
-                "learning_rate": params.learning_rate,
-            },
+            "params": params.as_dict(),
             "model": self.engine.model.as_dict(),
             "size": {"width": request.width, "height": request.height},
             "epochs_done": last.epoch,

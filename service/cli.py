@@ -33,7 +33,7 @@ def start_tensorflow() -> None:
         tf.config.list_physical_devices()  # probes for CUDA now, while stderr is hidden
 
 
-from .engine.params import INITS, OPTIMIZER_NAMES, StyleParams  # noqa: E402  (no TensorFlow)
+from .engine.params import KNOBS, StyleParams  # noqa: E402  (no TensorFlow)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,9 +60,6 @@ def _parser() -> argparse.ArgumentParser:
     stylize = commands.add_parser("stylize", help="paint CONTENT in the style of STYLE, here")
     _add_job_options(stylize)
     _add_model_options(stylize)
-    stylize.add_argument("--optimizer", choices=OPTIMIZER_NAMES,
-                         help=f"default {StyleParams().optimizer}")
-    stylize.add_argument("--learning-rate", type=float, help="default: the optimiser's")
     stylize.add_argument("--frames-dir", type=Path, help="also save every epoch's frame here")
     stylize.add_argument("--report", type=Path, help="write timings and losses as JSON here")
     stylize.set_defaults(run=_stylize)
@@ -85,19 +82,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_job_options(parser: argparse.ArgumentParser) -> None:
-    defaults = StyleParams()
     parser.add_argument("content", type=Path, help="the photograph (PNG, JPEG or WebP)")
     parser.add_argument("style", type=Path, help="the painting (PNG, JPEG or WebP)")
     parser.add_argument("-o", "--output", type=Path, default=Path("out.png"),
                         help="where to save the final image (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, help=f"default {defaults.epochs}")
-    parser.add_argument("--steps-per-epoch", type=int, help=f"default {defaults.steps_per_epoch}")
-    parser.add_argument("--size", type=int, help=f"longer side in px, default {defaults.size}")
-    parser.add_argument("--style-weight", type=float, help="default: the backbone's")
-    parser.add_argument("--content-weight", type=float, help="default: the backbone's")
-    parser.add_argument("--tv-weight", type=float, help="default: the backbone's")
-    parser.add_argument("--init", choices=INITS, help=f"default {defaults.init}")
-    parser.add_argument("--seed", type=int, help=f"for --init noise, default {defaults.seed}")
+    for knob in KNOBS:
+        default = f" (default {knob.default_text})" if knob.default is not None else ""
+        parser.add_argument(knob.option, type=knob.kind, choices=knob.choices or None,
+                            help=knob.help + default)
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -115,9 +107,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def job_params(args: argparse.Namespace) -> StyleParams:
     """StyleParams from the options a user gave; the rest keep their defaults."""
-    names = ("epochs", "steps_per_epoch", "size", "style_weight", "content_weight", "tv_weight",
-             "init", "seed", "optimizer", "learning_rate")
-    return StyleParams(**{n: getattr(args, n) for n in names if getattr(args, n, None) is not None})
+    return StyleParams.from_values(vars(args))
 
 
 def _stylize(args: argparse.Namespace, started: float) -> int:
@@ -158,11 +148,7 @@ def _stylize(args: argparse.Namespace, started: float) -> int:
             **engine.model.as_dict(),
             "size": [height, width],
             "steps": params.total_steps,
-            "params": {"epochs": params.epochs, "steps_per_epoch": params.steps_per_epoch,
-                       "style_weight": params.style_weight,
-                       "content_weight": params.content_weight, "tv_weight": params.tv_weight,
-                       "init": params.init, "seed": params.seed, "optimizer": params.optimizer,
-                       "learning_rate": params.learning_rate},
+            "params": params.as_dict(),
             "seconds_per_step": steady_seconds_per_step(frames, params.steps_per_epoch),
             "first_frame_seconds": first_frame_seconds,
             "total_seconds": time.perf_counter() - started,

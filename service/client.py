@@ -20,10 +20,9 @@ from websockets.sync.client import ClientConnection, connect
 from . import protocol
 from .cli import job_params
 from .engine.errors import BadParams
+from .engine.params import KNOBS
 from .protocol import Accepted, Done, Error, FrameMessage, Queued, Start
 
-OPTION_NAMES = ("epochs", "steps_per_epoch", "size", "style_weight", "content_weight", "tv_weight",
-                "init", "seed")
 CANCEL_WAIT_S = 60.0
 
 
@@ -68,11 +67,10 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _start_message(args: argparse.Namespace) -> Start:
-    options = {name: getattr(args, name, None) for name in OPTION_NAMES}
     try:
         return Start(
             type="start", content=_read_image(args.content), style=_read_image(args.style),
-            **{name: value for name, value in options.items() if value is not None},
+            **{knob.name: getattr(args, knob.name) for knob in KNOBS},
         )
     except ValidationError as error:
         raise ClientError(protocol.describe_validation_error(error)) from None

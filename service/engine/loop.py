@@ -57,7 +57,7 @@ class Engine:
         return cls(vgg, model)
 
     def resolved(self, params: StyleParams) -> StyleParams:
-        return params.resolved(self.model.backbone)
+        return params.resolved()
 
     output_size = staticmethod(images.output_size)
 
