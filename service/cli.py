@@ -144,18 +144,24 @@ def _stylize(args: argparse.Namespace, started: float) -> int:
     print(f"saved {args.output} ({width}x{height}, {model.backbone} {model.weights} weights, "
           f"{model.precision}, painted in {frames[-1].elapsed_s:.1f} s)")
     if args.report:
-        report = {
-            **engine.model.as_dict(),
-            "size": [height, width],
-            "steps": params.total_steps,
-            "params": params.as_dict(),
-            "seconds_per_step": steady_seconds_per_step(frames, params.steps_per_epoch),
-            "first_frame_seconds": first_frame_seconds,
-            "total_seconds": time.perf_counter() - started,
-            "losses": [{"epoch": f.epoch, "step": f.step, **f.losses} for f in frames],
-        }
-        args.report.write_text(json.dumps(report, indent=2) + "\n")
+        _write_report(args.report, engine, params, frames, first_frame_seconds, started)
     return 0
+
+
+def _write_report(path: Path, engine, params: StyleParams, frames: list,
+                  first_frame_seconds: float | None, started: float) -> None:
+    height, width = frames[-1].image.shape[:2]
+    report = {
+        **engine.model.as_dict(),
+        "size": [height, width],
+        "steps": params.total_steps,
+        "params": params.as_dict(),
+        "seconds_per_step": steady_seconds_per_step(frames, params.steps_per_epoch),
+        "first_frame_seconds": first_frame_seconds,
+        "total_seconds": time.perf_counter() - started,
+        "losses": [{"epoch": f.epoch, "step": f.step, **f.losses} for f in frames],
+    }
+    path.write_text(json.dumps(report, indent=2) + "\n")
 
 
 def steady_seconds_per_step(frames: list, steps_per_epoch: int) -> float | None:
