@@ -54,21 +54,7 @@ def run(config: BenchConfig) -> report.Results:
             "random weights: ImageNet VGG19 weights cannot be downloaded on this machine; "
             "a step costs the same whatever the weights hold.")
 
-    for size in config.speed_sizes:
-        for backbone, model in models.items():
-            if (backbone, size) in config.speed_skipped:
-                continue
-
-            def step_speed(model=model, size=size) -> None:
-                speed = measure_step_speed(model, *samples.at(size), size, config.speed_rounds,
-                                           config.speed_epochs, config.speed_steps)
-                results.step_speeds.append(speed)
-                results.floors.append(Floor(
-                    speed.model, speed.backbone, size,
-                    conv_flops_per_step(speed.backbone, *speed.shape),
-                    speed.nst_s, speed.reference_s, model.engine.model.precision))
-
-            _attempt(results, f"step speed {backbone} {size} px", step_speed)
+    _measure_step_speeds(config, results, samples, models)
 
     def quality() -> None:
         results.quality = measure_time_to_quality(
@@ -90,6 +76,26 @@ def run(config: BenchConfig) -> report.Results:
     report.write_document(config.output, generated)
     _say(f"wrote {config.output}")
     return results
+
+
+def _measure_step_speeds(config: BenchConfig, results: report.Results, samples: Samples,
+                         models: dict[str, BenchModel]) -> None:
+    """Step speed, and the arithmetic floor beside it, per size and backbone."""
+    for size in config.speed_sizes:
+        for backbone, model in models.items():
+            if (backbone, size) in config.speed_skipped:
+                continue
+
+            def step_speed(model=model, size=size) -> None:
+                speed = measure_step_speed(model, *samples.at(size), size, config.speed_rounds,
+                                           config.speed_epochs, config.speed_steps)
+                results.step_speeds.append(speed)
+                results.floors.append(Floor(
+                    speed.model, speed.backbone, size,
+                    conv_flops_per_step(speed.backbone, *speed.shape),
+                    speed.nst_s, speed.reference_s, model.engine.model.precision))
+
+            _attempt(results, f"step speed {backbone} {size} px", step_speed)
 
 
 def _measure_service(config: BenchConfig, results: report.Results, samples: Samples,

@@ -33,7 +33,9 @@ def create_app(settings: WebSettings) -> dash.Dash:
         update_title=None,
     )
     app.layout = build_layout(settings)
-    _browser_callbacks(app)
+    _upload_callbacks(app)
+    _settings_callbacks(app)
+    _job_callbacks(app)
     _gallery_callbacks(app, settings)
     return app
 
@@ -42,8 +44,10 @@ def _client(function_name: str) -> ClientsideFunction:
     return ClientsideFunction(namespace="nst", function_name=function_name)
 
 
-def _browser_callbacks(app: dash.Dash) -> None:
-    """Uploads, Start/Cancel and every WebSocket event: all in the browser, no server round trip."""
+# Uploads, settings, Start/Cancel and every WebSocket event run in the browser (nst.js): no round
+# trip through the Dash server.
+
+def _upload_callbacks(app: dash.Dash) -> None:
     for role in ("content", "style"):
         app.clientside_callback(
             _client("readUpload"),
@@ -57,6 +61,9 @@ def _browser_callbacks(app: dash.Dash) -> None:
             State("config", "data"),
             prevent_initial_call=True,
         )
+
+
+def _settings_callbacks(app: dash.Dash) -> None:
     for knob in KNOBS:
         if control_kind(knob) == "log":
             app.clientside_callback(
@@ -74,6 +81,10 @@ def _browser_callbacks(app: dash.Dash) -> None:
         State("config", "data"),
         prevent_initial_call=True,
     )
+
+
+def _job_callbacks(app: dash.Dash) -> None:
+    # The job's settings reach nst.js as one object keyed by knob name, built from these two lists.
     every_knob = {"type": "knob", "part": ALL, "name": ALL}
     app.clientside_callback(
         _client("start"),
