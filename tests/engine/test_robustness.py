@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.bench.robustness import judge, picture
+from bench.robustness import judge, picture
 from service.engine import BadImage, StopSignal, StyleParams
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
