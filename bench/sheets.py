@@ -1,6 +1,6 @@
 """Contact sheets for judging pictures: photo | nst | neural-style's reference, one PNG per pair.
 
-`python -m service.bench.sheets --size 512 --out docs/images/quality` paints every pair with the
+`python -m bench.sheets --size 512 --out docs/images/quality` paints every pair with the
 engine's defaults and prints a Markdown table (seconds, the worst edge's roughness, each loss
 term's share) for docs/quality.md. The reference pairs are jcjohnson/neural-style's classic
 outputs in ../shared/references; the other photos come from scikit-image's `data` module, which
@@ -21,7 +21,10 @@ from PIL import Image
 from service.engine import Engine, StyleParams
 from service.engine.images import output_size, read_image, resize
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+from .config import ROOT
+from .robustness import picture
+
+SHARED = ROOT.parent / "shared"
 
 
 @dataclass(frozen=True)
@@ -68,17 +71,6 @@ def edge_roughness(image: np.ndarray) -> dict[str, float]:
             "left": ratio(columns, 0), "right": ratio(columns, -1)}
 
 
-def read_photo(name: str, shared: Path = SHARED) -> np.ndarray:
-    for folder in ("samples", "references"):
-        path = shared / folder / f"{name}.jpg"
-        if path.is_file():
-            return read_image(str(path))
-    from skimage import data
-
-    image = getattr(data, name)()
-    return np.stack([image] * 3, axis=-1) if image.ndim == 2 else image[..., :3]
-
-
 def sheet(panels: list[np.ndarray], height: int, gap: int = 4) -> np.ndarray:
     """The panels side by side at one height, white between them."""
     scaled = [resize(panel, height, round(panel.shape[1] * height / panel.shape[0]))
@@ -98,8 +90,8 @@ def save_small_png(image: np.ndarray, path: Path) -> None:
 
 
 def paint(engine: Engine, pair: Pair, params: StyleParams, shared: Path = SHARED) -> dict:
-    photo = read_photo(pair.photo, shared)
-    painting = read_image(str(shared / "samples" / f"{pair.painting}.jpg"))
+    photo = picture(pair.photo, shared)
+    painting = picture(pair.painting, shared)
     started = time.perf_counter()
     frame = None
     for frame in engine.stylize(photo, painting, params):
@@ -120,7 +112,7 @@ def paint(engine: Engine, pair: Pair, params: StyleParams, shared: Path = SHARED
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m service.bench.sheets", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.sheets", description=__doc__)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--epochs", type=int, help="default: the engine's")
     parser.add_argument("--steps-per-epoch", type=int, help="default: the engine's")
