@@ -15,9 +15,10 @@ from .losses import gram_matrix
 # dissolve late in a run while the loss barely moved.
 CONTENT_LAYERS = ("block4_conv2",)
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
-# Zero padding in VGG's convolutions makes the outermost pixels cheap places to put the style's
-# texture: with no margin the top row of Tubingen x The Scream came out 4x as rough as the
-# interior. A multiple of the deepest layer's stride (16), so every layer crops whole features.
+# Zero padding in VGG's convolutions made the outermost pixels cheap places for the style's texture
+# (a line of confetti along the top, docs/quality.md). The image is mirrored out by this much and
+# every layer's features cropped back: a multiple of the deepest layer's stride (16), so every
+# layer crops whole features.
 EDGE_MARGIN = 16
 BACKBONES = {"vgg19": keras.applications.VGG19, "vgg16": keras.applications.VGG16}
 

@@ -69,8 +69,8 @@ class StyleParams:
     # Chosen by contact sheets across pairs with the offline VGG16 (docs/quality.md). Style and
     # content are relative errors and total variation a mean over pixels, so a weight means the
     # same picture at every size. Content 1e3 against style 1e4 lets the painting's strokes sweep
-    # across skies while the subject stays legible (1e4 and 3e3 left a tinted photograph); total
-    # variation 3e3 is a quarter of the final loss. The sum stays in the thousands, the scale
+    # across skies while the subject stays legible (1e4 left a tinted photograph, 3e3 a grainy
+    # sky); total variation 3e3 is about a quarter of the final loss. The sum stays in the thousands, the scale
     # Adam's epsilon (0.1) was tuned against.
     style_weight: float = _knob(1e4, "style weight", "higher: more of the painting's texture",
                                 "objective", minimum=0, maximum=LARGEST, ui_range=(1e1, 1e7))
