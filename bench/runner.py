@@ -23,8 +23,11 @@ from .machine import describe_machine
 from .memory import measure_memory
 from .models import BenchModel, default_backbone, load_model
 from .quality import measure_time_to_quality
+from .robustness import PAIRS, measure_robustness
 from .samples import Samples
+from .shapes import measure_shapes
 from .step_speed import measure_step_speed
+from .stops import measure_cancel, measure_sigterm, seconds_per_step
 from .streaming import measure_streaming
 
 
@@ -66,9 +69,14 @@ def run(config: BenchConfig) -> report.Results:
         (config.images / "bench-nst.png").write_bytes(encode_png(results.quality.nst_image))
 
     _attempt(results, f"time to quality {config.quality_size} px", quality)
+    _measure_robustness(config, results, quality_model)
 
     if config.service:
         _measure_service(config, results, samples, models)
+        _attempt(results, "nst serve: memory and first frame over many shapes",
+                 lambda: _measure_shapes(config, results, samples))
+        _attempt(results, "nst serve: stop latency of cancel and SIGTERM",
+                 lambda: _measure_stops(config, results, samples))
 
     results.finished = datetime.now(timezone.utc)
     generated = report.render(results)
@@ -128,6 +136,45 @@ def _measure_service(config: BenchConfig, results: report.Results, samples: Samp
                             size=config.memory_size))
 
     _attempt(results, "nst serve: ready time, streaming overhead, memory", service_figures)
+
+
+def _measure_robustness(config: BenchConfig, results: report.Results, model: BenchModel) -> None:
+    """Short jobs on every pair at every size, then the default job on the first few pairs."""
+    pairs = PAIRS[:config.robustness_pairs]
+    shared = config.samples.parent  # samples/, references/ (scikit-image has the rest)
+    _attempt(results, f"robustness: {len(pairs)} pairs at {config.robustness_sizes} px",
+             lambda: results.robustness.extend(measure_robustness(
+                 model.engine, shared, pairs, config.robustness_sizes, default_size=None)))
+    default_pairs = pairs[:config.robustness_default_jobs]
+    if default_pairs:
+        _attempt(results, f"robustness: the default job on {len(default_pairs)} pairs at "
+                 f"{config.robustness_default_size} px",
+                 lambda: results.robustness.extend(measure_robustness(
+                     model.engine, shared, default_pairs, (),
+                     default_size=config.robustness_default_size)))
+
+
+def _measure_shapes(config: BenchConfig, results: report.Results, samples: Samples) -> None:
+    """A service of its own, so that nothing but these jobs has touched its memory."""
+    env = {**config.service_env, "NST_MAX_SIZE": str(config.shape_max_size)}
+    with LiveService(env) as service:
+        results.shapes = measure_shapes(
+            service.ws_url, service.pid, samples.content, samples.files()[1],
+            config.shape_min_size, config.shape_max_size, config.shape_first_jobs,
+            config.shape_jobs, config.shape_latency_rounds)
+
+
+def _measure_stops(config: BenchConfig, results: report.Results, samples: Samples) -> None:
+    """A service that lets the long epoch run and stops it at SIGTERM with no grace period."""
+    env = {**config.service_env, "NST_SHUTDOWN_GRACE_S": "0",
+           "NST_MAX_STEPS_PER_EPOCH": str(max(config.stop_steps, StyleParams().steps_per_epoch))}
+    params = StyleParams(epochs=1, steps_per_epoch=config.stop_steps, size=config.stop_size)
+    with LiveService(env) as service:
+        step_s = seconds_per_step(service.ws_url, samples.files(), config.stop_size)
+        results.cancel = measure_cancel(service.ws_url, samples.files(), params,
+                                        config.stop_after_s, step_s)
+        results.sigterm = measure_sigterm(service.ws_url, service.process, samples.files(),
+                                          params, config.stop_after_s, step_s)
 
 
 def _attempt(results: report.Results, name: str, measure: Callable[[], None]) -> None:
