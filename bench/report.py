@@ -216,7 +216,7 @@ def _robustness_rows(results: Results) -> list[str]:
     pairs = len(dict.fromkeys(verdict.pair for verdict in verdicts))
     jobs = ", ".join(f"{job} at {', '.join(str(size) for size in sizes)} px"
                      for job, sizes in _sizes_by_job(verdicts).items())
-    return [f"| Robustness (each run judged as a picture; table below) | {pairs} pairs; {jobs} "
+    return [f"| Robustness (each run judged as a picture; table below) | {pairs} pair(s); {jobs} "
             f"| **{passed} of {len(verdicts)}** pass | | | {TARGETS['robustness']} |"]
 
 

@@ -139,19 +139,18 @@ def _measure_service(config: BenchConfig, results: report.Results, samples: Samp
 
 
 def _measure_robustness(config: BenchConfig, results: report.Results, model: BenchModel) -> None:
-    """Short jobs on every pair at every size, then the default job on the first few pairs."""
-    pairs = PAIRS[:config.robustness_pairs]
+    """Each pair as a short job at every size, the first few also as the default job; a pair
+    that fails to run is listed, and the others still run."""
     shared = config.samples.parent  # samples/, references/ (scikit-image has the rest)
-    _attempt(results, f"robustness: {len(pairs)} pairs at {config.robustness_sizes} px",
-             lambda: results.robustness.extend(measure_robustness(
-                 model.engine, shared, pairs, config.robustness_sizes, default_size=None)))
-    default_pairs = pairs[:config.robustness_default_jobs]
-    if default_pairs:
-        _attempt(results, f"robustness: the default job on {len(default_pairs)} pairs at "
-                 f"{config.robustness_default_size} px",
-                 lambda: results.robustness.extend(measure_robustness(
-                     model.engine, shared, default_pairs, (),
-                     default_size=config.robustness_default_size)))
+    for index, pair in enumerate(PAIRS[:config.robustness_pairs]):
+        default_size = (config.robustness_default_size
+                        if index < config.robustness_default_jobs else None)
+
+        def robustness(pair=pair, default_size=default_size) -> None:
+            results.robustness.extend(measure_robustness(
+                model.engine, shared, [pair], config.robustness_sizes, default_size))
+
+        _attempt(results, f"robustness {' × '.join(pair)}", robustness)
 
 
 def _measure_shapes(config: BenchConfig, results: report.Results, samples: Samples) -> None:
