@@ -17,6 +17,7 @@ from service.engine.images import encode_png
 from . import report
 from .cold_start import ColdStart, first_frame_seconds
 from .config import FULL, QUICK, BenchConfig
+from .document import write_document
 from .flops import Floor, conv_flops_per_step
 from .live_service import LiveService
 from .machine import describe_machine
@@ -81,7 +82,7 @@ def run(config: BenchConfig) -> report.Results:
     results.finished = datetime.now(timezone.utc)
     generated = report.render(results)
     print(generated)
-    report.write_document(config.output, generated)
+    write_document(config.output, generated)
     _say(f"wrote {config.output}")
     return results
 

@@ -59,8 +59,9 @@ def run_service_job(url: str, content: bytes, style: bytes,
     """
     frames: list[FrameMessage] = []
     started = time.perf_counter()
-    last = run_job(url, start_message(content, style, params), lambda message: isinstance(message, FrameMessage)
-                   and frames.append(message), timeout_s=JOB_TIMEOUT_S)
+    last = run_job(url, start_message(content, style, params),
+                   lambda message: isinstance(message, FrameMessage) and frames.append(message),
+                   timeout_s=JOB_TIMEOUT_S)
     wall_s = time.perf_counter() - started
     if isinstance(last, Error):
         raise RuntimeError(f"the service refused the benchmark job ({last.code}): {last.message}")

@@ -12,7 +12,8 @@ import pytest
 
 from bench.runner import run
 from bench.config import QUICK
-from bench.report import BEGIN, END, figures
+from bench.document import BEGIN, END
+from bench.report import figures
 
 SIZE = 64
 # Differences and counts that may honestly be zero or negative in a run.
