@@ -47,11 +47,36 @@ class BenchConfig:
     memory_epochs: int = 2
     memory_steps: int = 3
 
+    # Robustness (bench/robustness.py): the first `robustness_pairs` of its PAIRS, each as a
+    # 3 x 15-step job at every size, and the first `robustness_default_jobs` of them also as the
+    # default job at `robustness_default_size`.
+    robustness_pairs: int = 10
+    robustness_sizes: tuple[int, ...] = (128, 192, 256, 384, 512)
+    robustness_default_jobs: int = 10
+    robustness_default_size: int = 256
+
+    # Shapes, on a service of their own with NST_MAX_SIZE = `shape_max_size`: one-step jobs of
+    # random size and aspect ratio, resident memory after the first `shape_first_jobs` and after
+    # `shape_jobs`; then `shape_latency_rounds` pairs of a never-seen shape and the same again.
+    shape_min_size: int = 96
+    shape_max_size: int = 1024
+    shape_first_jobs: int = 5
+    shape_jobs: int = 50
+    shape_latency_rounds: int = 3
+
+    # Stop latency: one epoch of `stop_steps` steps at `stop_size` px, stopped `stop_after_s` in
+    # (a cancel on the main service, SIGTERM on a service of its own).
+    stop_size: int = 512
+    stop_steps: int = 500
+    stop_after_s: float = 5.0
+
     def at_size(self, size: int) -> "BenchConfig":
         """Every image size set to `size` (a smoke run, e.g. 64 px in the tests)."""
         return dataclasses.replace(
             self, speed_sizes=(size,), speed_skipped=(), quality_size=size,
             cold_start_size=size, streaming_size=size, memory_size=size,
+            robustness_pairs=1, robustness_sizes=(size,), robustness_default_jobs=0,
+            shape_min_size=size, shape_max_size=size, stop_size=size,
             service_env={**self.service_env, "NST_DEFAULT_SIZE": str(size)},
         )
 
@@ -59,7 +84,9 @@ class BenchConfig:
 FULL = BenchConfig()
 
 # A few minutes here: fewer and shorter rounds, time to quality at 128 px over 10 x 20 reference
-# steps, no VGG19 row at 512 px. Written beside the full run's document, never over it.
+# steps, no VGG19 row at 512 px, robustness on four pairs (chelsea x starry_night, which once
+# diverged, among them), shapes up to 384 px, stops at 256 px. Written beside the full run's
+# document, never over it.
 QUICK = BenchConfig(
     quick=True,
     command="python -m bench --quick",
@@ -70,4 +97,7 @@ QUICK = BenchConfig(
     quality_size=128, reference_epochs=10, reference_steps=20,
     streaming_epochs=5, streaming_steps=2, streaming_rounds=1,
     memory_epochs=1, memory_steps=2,
+    robustness_pairs=4, robustness_sizes=(128, 256), robustness_default_jobs=1,
+    robustness_default_size=128,
+    shape_max_size=384, stop_size=256, stop_after_s=3.0,
 )

@@ -25,14 +25,14 @@ class Memory:
 
 
 def measure_memory(url: str, pid: int, files: tuple[bytes, bytes], params: StyleParams) -> Memory:
-    before = _status_mib(pid, "VmRSS")
+    before = status_mib(pid, "VmRSS")
     peak = before
     done = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not done.wait(SAMPLE_EVERY_S):
-            peak = max(peak, _status_mib(pid, "VmRSS"))
+            peak = max(peak, status_mib(pid, "VmRSS"))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -41,10 +41,10 @@ def measure_memory(url: str, pid: int, files: tuple[bytes, bytes], params: Style
     finally:
         done.set()
         sampler.join()
-    return Memory(params.size, before, peak, _status_mib(pid, "VmHWM"))
+    return Memory(params.size, before, peak, status_mib(pid, "VmHWM"))
 
 
-def _status_mib(pid: int, field: str) -> float:
+def status_mib(pid: int, field: str) -> float:
     """A `kB` line of /proc/PID/status, in MiB."""
     with open(f"/proc/{pid}/status") as status:
         for line in status:

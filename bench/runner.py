@@ -17,14 +17,18 @@ from service.engine.images import encode_png
 from . import report
 from .cold_start import ColdStart, first_frame_seconds
 from .config import FULL, QUICK, BenchConfig
+from .document import write_document
 from .flops import Floor, conv_flops_per_step
 from .live_service import LiveService
 from .machine import describe_machine
 from .memory import measure_memory
 from .models import BenchModel, default_backbone, load_model
 from .quality import measure_time_to_quality
+from .robustness import PAIRS, measure_robustness
 from .samples import Samples
+from .shapes import measure_shapes
 from .step_speed import measure_step_speed
+from .stops import measure_cancel, measure_sigterm, seconds_per_step
 from .streaming import measure_streaming
 
 
@@ -66,14 +70,19 @@ def run(config: BenchConfig) -> report.Results:
         (config.images / "bench-nst.png").write_bytes(encode_png(results.quality.nst_image))
 
     _attempt(results, f"time to quality {config.quality_size} px", quality)
+    _measure_robustness(config, results, quality_model)
 
     if config.service:
         _measure_service(config, results, samples, models)
+        _attempt(results, "nst serve: memory and first frame over many shapes",
+                 lambda: _measure_shapes(config, results, samples))
+        _attempt(results, "nst serve: stop latency of cancel and SIGTERM",
+                 lambda: _measure_stops(config, results, samples))
 
     results.finished = datetime.now(timezone.utc)
     generated = report.render(results)
     print(generated)
-    report.write_document(config.output, generated)
+    write_document(config.output, generated)
     _say(f"wrote {config.output}")
     return results
 
@@ -128,6 +137,44 @@ def _measure_service(config: BenchConfig, results: report.Results, samples: Samp
                             size=config.memory_size))
 
     _attempt(results, "nst serve: ready time, streaming overhead, memory", service_figures)
+
+
+def _measure_robustness(config: BenchConfig, results: report.Results, model: BenchModel) -> None:
+    """Each pair as a short job at every size, the first few also as the default job; a pair
+    that fails to run is listed, and the others still run."""
+    shared = config.samples.parent  # samples/, references/ (scikit-image has the rest)
+    for index, pair in enumerate(PAIRS[:config.robustness_pairs]):
+        default_size = (config.robustness_default_size
+                        if index < config.robustness_default_jobs else None)
+
+        def robustness(pair=pair, default_size=default_size) -> None:
+            results.robustness.extend(measure_robustness(
+                model.engine, shared, [pair], config.robustness_sizes, default_size))
+
+        _attempt(results, f"robustness {' × '.join(pair)}", robustness)
+
+
+def _measure_shapes(config: BenchConfig, results: report.Results, samples: Samples) -> None:
+    """A service of its own, so that nothing but these jobs has touched its memory."""
+    env = {**config.service_env, "NST_MAX_SIZE": str(config.shape_max_size)}
+    with LiveService(env) as service:
+        results.shapes = measure_shapes(
+            service.ws_url, service.pid, samples.content, samples.files()[1],
+            config.shape_min_size, config.shape_max_size, config.shape_first_jobs,
+            config.shape_jobs, config.shape_latency_rounds)
+
+
+def _measure_stops(config: BenchConfig, results: report.Results, samples: Samples) -> None:
+    """A service that lets the long epoch run and stops it at SIGTERM with no grace period."""
+    env = {**config.service_env, "NST_SHUTDOWN_GRACE_S": "0",
+           "NST_MAX_STEPS_PER_EPOCH": str(max(config.stop_steps, StyleParams().steps_per_epoch))}
+    params = StyleParams(epochs=1, steps_per_epoch=config.stop_steps, size=config.stop_size)
+    with LiveService(env) as service:
+        step_s = seconds_per_step(service.ws_url, samples.files(), config.stop_size)
+        results.cancel = measure_cancel(service.ws_url, samples.files(), params,
+                                        config.stop_after_s, step_s)
+        results.sigterm = measure_sigterm(service.ws_url, service.process, samples.files(),
+                                          params, config.stop_after_s, step_s)
 
 
 def _attempt(results: report.Results, name: str, measure: Callable[[], None]) -> None:

@@ -57,17 +57,22 @@ def run_service_job(url: str, content: bytes, style: bytes,
 
     Raises if the job does not end in `done`.
     """
-    start = Start(type="start", content=base64.b64encode(content).decode(),
-                  style=base64.b64encode(style).decode(), epochs=params.epochs,
-                  steps_per_epoch=params.steps_per_epoch, size=params.size)
     frames: list[FrameMessage] = []
     started = time.perf_counter()
-    last = run_job(url, start, lambda message: isinstance(message, FrameMessage)
-                   and frames.append(message), timeout_s=JOB_TIMEOUT_S)
+    last = run_job(url, start_message(content, style, params),
+                   lambda message: isinstance(message, FrameMessage) and frames.append(message),
+                   timeout_s=JOB_TIMEOUT_S)
     wall_s = time.perf_counter() - started
     if isinstance(last, Error):
         raise RuntimeError(f"the service refused the benchmark job ({last.code}): {last.message}")
     return wall_s, frames[-1].elapsed_s if frames else float("nan")
+
+
+def start_message(content: bytes, style: bytes, params: StyleParams) -> Start:
+    """The `start` of a job of `params`' epochs, steps and size (the service's other defaults)."""
+    return Start(type="start", content=base64.b64encode(content).decode(),
+                 style=base64.b64encode(style).decode(), epochs=params.epochs,
+                 steps_per_epoch=params.steps_per_epoch, size=params.size)
 
 
 def run_engine_job(engine: Engine, content: np.ndarray, style: np.ndarray,

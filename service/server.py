@@ -3,7 +3,7 @@
 Platforms (Cloud Run, Kubernetes) send SIGTERM, wait a grace period, then SIGKILL. On the first
 SIGTERM or Ctrl+C the server keeps its socket open but takes no new jobs (new sockets and queued
 jobs get `shutting_down`, /readyz says 503), gives running jobs NST_SHUTDOWN_GRACE_S to finish,
-then interrupts them at the end of their current epoch, stores what they have as `interrupted`,
+then interrupts them within an optimisation step, stores the image each reached as `interrupted`,
 sends them `done`, and exits 0. A second signal exits at once.
 """
 

@@ -12,9 +12,12 @@ import pytest
 
 from bench.runner import run
 from bench.config import QUICK
-from bench.report import BEGIN, END, figures
+from bench.document import BEGIN, END
+from bench.report import figures
 
 SIZE = 64
+# Differences and counts that may honestly be zero or negative in a run.
+SIGNED = {"robustness.passed", "shapes.growth_mib", "shapes.new_shape_extra_s"}
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +31,7 @@ def bench(tmp_path_factory):
         speed_rounds=1, speed_epochs=2, speed_steps=2,
         reference_epochs=2, reference_steps=3,
         cold_start_steps=2, streaming_epochs=2, streaming_steps=2, memory_steps=1,
+        shape_first_jobs=2, shape_jobs=5, shape_latency_rounds=1, stop_after_s=2.0,
     )
     return run(config), folder
 
@@ -48,11 +52,34 @@ def test_every_figure_is_a_finite_positive_number(bench):
         "streaming.ratio",
         "cold_start.first_frame_s", "cold_start.ready_s",
         "memory.peak_during_mib", "memory.high_water_mib",
+        "robustness.runs", "robustness.passed",
+        "shapes.after_first_mib", "shapes.after_all_mib", "shapes.growth_mib",
+        "shapes.new_shape_s", "shapes.seen_shape_s", "shapes.new_shape_extra_s",
+        *(f"stop.{how}.{name}" for how in ("cancel", "sigterm")
+          for name in ("step_s", "frame_s", "end_s")),
     }
     assert expected <= values.keys()
     bad = {name: value for name, value in values.items()
-           if value is None or not math.isfinite(value) or value <= 0}
+           if value is None or not math.isfinite(value) or (value <= 0 and name not in SIGNED)}
     assert bad == {}
+
+
+def test_the_robustness_runs_are_judged_and_every_verdict_is_in_the_table(bench):
+    results, folder = bench
+    [verdict] = results.robustness  # one pair, one size, the short job
+    assert (verdict.size, verdict.job, verdict.steps) == (SIZE, "3 x 15", 45)
+    assert all(math.isfinite(value) for value in
+               (verdict.style_ratio, verdict.layout, verdict.sharpness, verdict.seconds))
+    text = (folder / "benchmarks.md").read_text()
+    assert f"| {verdict.pair} | {'✓' if verdict.passed else '✗'}" in text
+    assert f"{int(verdict.passed)} of 1 runs pass" in text
+
+
+def test_the_stops_come_within_the_long_epoch(bench):
+    results, _ = bench
+    for stop in (results.cancel, results.sigterm):
+        assert 0 < stop.steps_done < stop.steps_per_epoch
+        assert 0 < stop.frame_s <= stop.end_s
 
 
 def test_both_sides_are_judged_by_the_same_objective(bench):
@@ -70,7 +97,8 @@ def test_the_document_keeps_the_hand_written_text_around_the_new_table(bench):
     assert "an old table" not in text
     for needed in ("pytest tests/bench", results.machine.cpu, "tensorflow", "keras", "numpy",
                    "python", "Step speed", "Time to quality", "Streaming overhead",
-                   "Cold start", "Memory", "H100"):
+                   "Cold start", "Memory", "H100",
+                   "Robustness", "First frame at a new shape", "Stop: `cancel`", "Stop: SIGTERM"):
         assert needed in text
     assert (folder / "bench-reference.png").stat().st_size > 0
     assert (folder / "bench-nst.png").stat().st_size > 0

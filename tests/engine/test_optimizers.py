@@ -94,12 +94,13 @@ def run_backtracking(optimizer, epochs, steps_per_epoch, learning_rate):
     return trials, accepted, frames, state
 
 
-def test_backtracking_keeps_lbfgs_converging_in_the_box():
+def test_backtracking_keeps_lbfgs_converging_in_the_box_never_climbing_past_one_percent():
     # The target is clipped to [0, 1], so the box's solution is the clipped target.
-    _, _, frames, state = run_backtracking(Backtracking(LBFGS(history=5)), 6, 10, 1.0)
+    _, accepted, frames, state = run_backtracking(Backtracking(LBFGS(history=5)), 6, 10, 1.0)
     image = Backtracking.accepted(state)[0].numpy()
     np.testing.assert_allclose(image, np.clip(target.numpy(), 0, 1), atol=1e-3)
     assert all(b <= a for a, b in zip(frames, frames[1:]))
+    assert all(b <= a * 1.01 for a, b in zip(accepted, accepted[1:]))
 
 
 def test_backtracking_halves_adam_steps_that_climb_above_the_last_frame():
@@ -120,6 +121,9 @@ def test_backtracking_restarts_the_inner_optimiser_after_too_many_halvings():
 
         def init(self, image):
             return (tf.constant(0.0),)
+
+        def climb(self, state):
+            return tf.constant(0.0)
 
         def update(self, image, gradient, state, learning_rate):
             return image + 0.1 * gradient, (state[0] + 1.0,)
