@@ -70,8 +70,8 @@ class StyleParams:
     # content are relative errors and total variation a mean over pixels, so a weight means the
     # same picture at every size. Content 1e3 against style 1e4 lets the painting's strokes sweep
     # across skies while the subject stays legible (1e4 left a tinted photograph, 3e3 a grainy
-    # sky); total variation 3e3 is about a quarter of the final loss. The sum stays in the thousands, the scale
-    # Adam's epsilon (0.1) was tuned against.
+    # sky); total variation 3e3 is about a quarter of the final loss. The sum stays in the
+    # thousands, the scale Adam's epsilon (0.1) was tuned against.
     style_weight: float = _knob(1e4, "style weight", "higher: more of the painting's texture",
                                 "objective", minimum=0, maximum=LARGEST, ui_range=(1e1, 1e7))
     content_weight: float = _knob(1e3, "content weight", "higher: more of the photo's shapes",
