@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install system-deps test run bench clean
+.PHONY: install system-deps test image-test run bench clean
 
 install: $(VENV)/.installed
 
@@ -11,7 +11,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,web]'
 	touch $@
 
 # Headless Chromium and its driver for the browser tests (Debian packages; never a browser download).
@@ -21,6 +21,15 @@ system-deps:
 
 test: install system-deps
 	$(BIN)/pytest
+	@if command -v podman >/dev/null && command -v debootstrap >/dev/null; then \
+	  $(MAKE) --no-print-directory image-test; \
+	else echo "make test: podman or debootstrap missing, image-test not run (.ci/run installs them)"; fi
+
+# Builds Dockerfile.gpu's CPU image with podman and runs a job in it (tests/infra/test_image.py).
+# Needs root, podman and debootstrap. The Debian base and pip's downloads are cached between runs.
+image-test: install
+	$(BIN)/pytest -m image tests/infra/test_image.py
+	@podman image ls --format 'make image-test: {{.Repository}}:{{.Tag}} is {{.Size}}' localhost/nst-cpu:test
 
 run: install
 	$(BIN)/python -m service.stack

@@ -25,6 +25,7 @@ from . import report
 from .cold_start import ColdStart, first_frame_seconds
 from .config import FULL, QUICK, BenchConfig
 from .flops import Floor, conv_flops_per_step
+from .image import describe as describe_image, measure_image
 from .live_service import LiveService
 from .machine import describe_machine
 from .memory import measure_memory
@@ -90,6 +91,9 @@ def run(config: BenchConfig) -> report.Results:
 
     if config.service:
         _measure_service(config, results, samples, models)
+    if config.image:
+        _attempt(results, "the CPU image", lambda: results.notes.append(
+            describe_image(measure_image(config.service_env))))
 
     results.finished = datetime.now(timezone.utc)
     generated = report.render(results)

@@ -46,6 +46,7 @@ class BenchConfig:
     memory_size: int = 512
     memory_epochs: int = 2
     memory_steps: int = 3
+    image: bool = True  # the CPU image's size and ready time (image.py; root and podman)
 
     def at_size(self, size: int) -> "BenchConfig":
         """Every image size set to `size` (a smoke run, e.g. 64 px in the tests)."""
@@ -70,4 +71,5 @@ QUICK = BenchConfig(
     quality_size=128, reference_epochs=10, reference_steps=20,
     streaming_epochs=5, streaming_steps=2, streaming_rounds=1,
     memory_epochs=1, memory_steps=2,
+    image=False,
 )
