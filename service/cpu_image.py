@@ -17,8 +17,10 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -33,11 +35,14 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nst-
 SUITE = "bookworm"
 BASE_TAG = f"localhost/nst-base/debian:{SUITE}"
 CPU_TAG = "localhost/nst-cpu:test"
-CPU_BUILD_ARGS = {"BASE_IMAGE": BASE_TAG, "EXTRA": "", "WEIGHTS": "offline", "BACKBONE": "vgg16"}
+CPU_BUILD_ARGS = {"BASE_IMAGE": BASE_TAG, "EXTRA": "", "WEIGHTS": "offline",
+                  "BACKBONE": "vgg16"}
 # What debian:bookworm-slim sets and a bare root filesystem lacks.
 BASE_CHANGES = ("ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                 'CMD ["bash"]')
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+PIP_DIR = CACHE / "pip"  # pip.conf, the host's CA bundle, wheels/
+PIP_MOUNT = "/root/.config/pip"
 BUILD_TIMEOUT_S = 1800
 POLL_S = 0.1
 
@@ -62,7 +67,8 @@ def _run(command: list[str], timeout_s: float = 300, **options) -> str:
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, **options)
     if result.returncode != 0:
         output = (result.stdout + result.stderr)[-4000:]
-        raise ImageError(f"{shlex.join(command[:4])} ... exited with {result.returncode}:\n{output}")
+        raise ImageError(f"{shlex.join(command[:4])} ... exited with {result.returncode}:\n"
+                         f"{output}")
     return result.stdout
 
 
@@ -104,23 +110,44 @@ def ensure_base(tag: str = BASE_TAG) -> str:
     return tag
 
 
-def _host_trust() -> list[str]:
-    """A volume for the RUN steps only: root's pip trusts what this host trusts (a TLS-inspecting
-    proxy's CA, for one). Only its empty mount point, /root/.config/pip, stays in the layers."""
-    if not HOST_CA_BUNDLE.is_file():
-        return []
-    pip_dir = CACHE / "pip-config"
-    pip_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(HOST_CA_BUNDLE, pip_dir / "ca.crt")
-    (pip_dir / "pip.conf").write_text("[global]\ncert = /root/.config/pip/ca.crt\n")
-    return ["--volume", f"{pip_dir}:/root/.config/pip:ro"]
+def _pip_config(build_args: dict[str, str]) -> list[str]:
+    """A volume for the RUN steps only, root's pip configuration: trust what this host trusts (a
+    TLS-inspecting proxy's CA, for one), and take wheels from a wheel folder kept here between
+    runs (pip's own cache keeps nothing where responses carry no caching headers). Only its empty
+    mount point, /root/.config/pip, stays in the layers."""
+    PIP_DIR.mkdir(parents=True, exist_ok=True)
+    settings = ["[global]", f"find-links = {PIP_MOUNT}/wheels"]
+    if HOST_CA_BUNDLE.is_file():
+        shutil.copyfile(HOST_CA_BUNDLE, PIP_DIR / "ca.crt")
+        settings.append(f"cert = {PIP_MOUNT}/ca.crt")
+    (PIP_DIR / "pip.conf").write_text("\n".join(settings) + "\n")
+    _fill_wheel_folder(build_args.get("EXTRA", "gpu"))
+    return ["--volume", f"{PIP_DIR}:{PIP_MOUNT}:ro"]
+
+
+def _fill_wheel_folder(extra: str) -> None:
+    """The wheels the build stage installs, downloaded by this host's pip: on the image's
+    platform (Debian 12, the image's Python) it resolves the same wheels, and downloads each once.
+    Elsewhere the build downloads them itself."""
+    if f"{sys.version_info.major}.{sys.version_info.minor}" != dockerfile_arg("PYTHON_VERSION"):
+        return
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = [*project["dependencies"], *project["optional-dependencies"].get(extra, []),
+                    f"tensorflow=={dockerfile_arg('TF_VERSION')}", "pip"]
+    (PIP_DIR / "wheels").mkdir(exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+                    "--dest", str(PIP_DIR / "wheels"), *requirements],
+                   capture_output=True, timeout=BUILD_TIMEOUT_S, stdin=subprocess.DEVNULL)
+
+
+def dockerfile_arg(name: str) -> str:
+    return re.search(rf"^ARG {name}=(\S+)", DOCKERFILE.read_text(), re.M).group(1)
 
 
 def build(tag: str = CPU_TAG, build_args: dict[str, str] | None = None,
           dockerfile_text: str | None = None, log_path: Path | None = None) -> None:
     """`podman build` of Dockerfile.gpu (or of `dockerfile_text` in its place) on the repository.
-    Unchanged steps come from podman's layer cache and pip's downloads from the Dockerfile's cache
-    mount, both kept between runs."""
+    Unchanged steps come from podman's layer cache, pip's downloads from the wheel folder."""
     build_args = CPU_BUILD_ARGS if build_args is None else build_args
     with tempfile.TemporaryDirectory(prefix="nst-dockerfile-") as directory:
         dockerfile = DOCKERFILE
@@ -129,8 +156,10 @@ def build(tag: str = CPU_TAG, build_args: dict[str, str] | None = None,
             dockerfile.write_text(dockerfile_text)
         arguments = [option for name, value in build_args.items()
                      for option in ("--build-arg", f"{name}={value}")]
-        command = ["podman", "build", "--isolation", "chroot", "--layers", "--format", "docker", "--file", str(dockerfile),
-                   "--tag", tag, *arguments, *_host_trust(), str(ROOT)]
+        # The docker format keeps HEALTHCHECK, which OCI image configs cannot hold.
+        command = ["podman", "build", "--isolation", "chroot", "--layers", "--format", "docker",
+                   "--file", str(dockerfile), "--tag", tag, *arguments, *_pip_config(build_args),
+                   str(ROOT)]
         result = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S,
                                 stdin=subprocess.DEVNULL)
     if log_path is not None:

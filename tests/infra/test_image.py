@@ -95,8 +95,8 @@ def test_the_image_is_the_size_of_its_runtime(image):
     assert 0 < image.size_bytes < MAX_SIZE_BYTES
 
 
-def test_the_images_command_serves_a_job_as_its_user_and_stores_it(image, image_root, s3_server,
-                                                                     s3, tmp_path):
+def test_the_images_command_serves_a_job_as_its_user_and_stores_it(image, image_root,
+                                                                     s3_server, s3, tmp_path):
     env = {**SERVICE_ENV, **cpu_image.storage_env(s3_server)}
     log_path = tmp_path / "service.log"
     with cpu_image.serving(image_root, image, env, log_path) as served:
