@@ -103,6 +103,8 @@ def test_the_images_command_serves_a_job_as_its_user_and_stores_it(image, image_
         with urllib.request.urlopen(served.http_url + "/readyz", timeout=10) as response:
             ready = json.load(response)
         assert ready["ready"] is True and ready["model"]["weights"] == "offline"
+        with pytest.raises(OSError):  # it served from a read-only root file system
+            (image_root / "home" / "nst" / "probe").write_text("x")
         uids = dict(line.split(":", 1) for line in
                     open(f"/proc/{served.process.pid}/status").read().splitlines())["Uid"].split()
         assert set(uids) == {image.user}, f"the service runs as {uids}, not {image.user}"
