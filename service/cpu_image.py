@@ -147,7 +147,10 @@ def dockerfile_arg(name: str) -> str:
 def build(tag: str = CPU_TAG, build_args: dict[str, str] | None = None,
           dockerfile_text: str | None = None, log_path: Path | None = None) -> None:
     """`podman build` of Dockerfile.gpu (or of `dockerfile_text` in its place) on the repository.
-    Unchanged steps come from podman's layer cache, pip's downloads from the wheel folder."""
+
+    Unchanged steps come from podman's layer cache, pip's downloads from the wheel folder. The
+    install stage is tagged too (`TAG-build`), so that removing the untagged images afterwards
+    (the previous build's, which would otherwise fill the disk run after run) keeps its cache."""
     build_args = CPU_BUILD_ARGS if build_args is None else build_args
     with tempfile.TemporaryDirectory(prefix="nst-dockerfile-") as directory:
         dockerfile = DOCKERFILE
@@ -158,15 +161,19 @@ def build(tag: str = CPU_TAG, build_args: dict[str, str] | None = None,
                      for option in ("--build-arg", f"{name}={value}")]
         # The docker format keeps HEALTHCHECK, which OCI image configs cannot hold.
         command = ["podman", "build", "--isolation", "chroot", "--layers", "--format", "docker",
-                   "--file", str(dockerfile), "--tag", tag, *arguments, *_pip_config(build_args),
-                   str(ROOT)]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S,
-                                stdin=subprocess.DEVNULL)
+                   "--file", str(dockerfile), *arguments, *_pip_config(build_args)]
+        output = ""
+        for stage_options in (["--target", "build", "--tag", f"{tag}-build"], ["--tag", tag]):
+            result = subprocess.run([*command, *stage_options, str(ROOT)], capture_output=True,
+                                    text=True, timeout=BUILD_TIMEOUT_S, stdin=subprocess.DEVNULL)
+            output += result.stdout + result.stderr
+            if result.returncode != 0:
+                break
     if log_path is not None:
-        log_path.write_text(result.stdout + result.stderr)
+        log_path.write_text(output)
     if result.returncode != 0:
-        raise ImageError(f"podman build exited with {result.returncode}:\n"
-                         f"{(result.stdout + result.stderr)[-4000:]}")
+        raise ImageError(f"podman build exited with {result.returncode}:\n{output[-4000:]}")
+    subprocess.run(["podman", "image", "prune", "--force"], capture_output=True, timeout=300)
 
 
 def inspect(tag: str = CPU_TAG) -> ImageConfig:
