@@ -11,7 +11,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,web]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
 # Headless Chromium and its driver for the browser tests (Debian packages; never a browser download).
@@ -32,10 +32,10 @@ image-test: install
 	@podman image ls --format 'make image-test: {{.Repository}}:{{.Tag}} is {{.Size}}' localhost/nst-cpu:test
 
 run: install
-	$(BIN)/python -m service.stack
+	$(BIN)/python -m devstack
 
 bench: install
-	$(BIN)/nst bench
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .data artifacts .pytest_cache

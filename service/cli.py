@@ -1,4 +1,4 @@
-"""`nst`: stylize on this machine, serve the WebSocket service, talk to one, run the web app, bench."""
+"""`nst`: stylize on this machine, serve the WebSocket service, talk to one, run the web app."""
 
 from __future__ import annotations
 
@@ -26,14 +26,14 @@ def _quiet_stderr():
             os.close(saved)
 
 
-def _start_tensorflow() -> None:
+def start_tensorflow() -> None:
     with _quiet_stderr():
         import tensorflow as tf
 
         tf.config.list_physical_devices()  # probes for CUDA now, while stderr is hidden
 
 
-from .engine.params import INITS, OPTIMIZER_NAMES, StyleParams  # noqa: E402  (no TensorFlow)
+from .engine.params import KNOBS, StyleParams  # noqa: E402  (no TensorFlow)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,9 +60,6 @@ def _parser() -> argparse.ArgumentParser:
     stylize = commands.add_parser("stylize", help="paint CONTENT in the style of STYLE, here")
     _add_job_options(stylize)
     _add_model_options(stylize)
-    stylize.add_argument("--optimizer", choices=OPTIMIZER_NAMES,
-                         help=f"default {StyleParams().optimizer}")
-    stylize.add_argument("--learning-rate", type=float, help="default: the optimiser's")
     stylize.add_argument("--frames-dir", type=Path, help="also save every epoch's frame here")
     stylize.add_argument("--report", type=Path, help="write timings and losses as JSON here")
     stylize.set_defaults(run=_stylize)
@@ -79,35 +76,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=lambda args, _: _lazy("service.server", tensorflow=True).main())
 
     web = commands.add_parser("web", help="run the web app (configured by NST_WEB_*, WEB_PORT)")
-    web.set_defaults(run=lambda args, _: _lazy("web.app").main())
+    web.set_defaults(run=lambda args, _: _web_app().main())
 
-    bench = commands.add_parser("bench", help="measure the engine against the reference")
-    bench.add_argument("--quick", action="store_true", help="a few minutes instead of the full run")
-    bench.add_argument("--size", type=int, help="every figure at this one size (a smoke run)")
-    bench.add_argument("--samples", type=Path,
-                       help="the folder with tubingen.jpg and starry_night.jpg")
-    bench.add_argument("--output", type=Path,
-                       help="the Markdown file to write (images go beside it)")
-    bench.add_argument("--backbones", type=lambda text: tuple(text.split(",")),
-                       help="comma-separated, default vgg19,vgg16")
-    bench.set_defaults(run=lambda args, _: _lazy("service.bench", tensorflow=True).main(args))
     return parser
 
 
 def _add_job_options(parser: argparse.ArgumentParser) -> None:
-    defaults = StyleParams()
     parser.add_argument("content", type=Path, help="the photograph (PNG, JPEG or WebP)")
     parser.add_argument("style", type=Path, help="the painting (PNG, JPEG or WebP)")
     parser.add_argument("-o", "--output", type=Path, default=Path("out.png"),
                         help="where to save the final image (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, help=f"default {defaults.epochs}")
-    parser.add_argument("--steps-per-epoch", type=int, help=f"default {defaults.steps_per_epoch}")
-    parser.add_argument("--size", type=int, help=f"longer side in px, default {defaults.size}")
-    parser.add_argument("--style-weight", type=float, help="default: the backbone's")
-    parser.add_argument("--content-weight", type=float, help="default: the backbone's")
-    parser.add_argument("--tv-weight", type=float, help="default: the backbone's")
-    parser.add_argument("--init", choices=INITS, help=f"default {defaults.init}")
-    parser.add_argument("--seed", type=int, help=f"for --init noise, default {defaults.seed}")
+    for knob in KNOBS:
+        default = f" (default {knob.default_text})" if knob.default is not None else ""
+        parser.add_argument(knob.option, type=knob.kind, choices=knob.choices or None,
+                            help=knob.help + default)
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -125,15 +107,13 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def job_params(args: argparse.Namespace) -> StyleParams:
     """StyleParams from the options a user gave; the rest keep their defaults."""
-    names = ("epochs", "steps_per_epoch", "size", "style_weight", "content_weight", "tv_weight",
-             "init", "seed", "optimizer", "learning_rate")
-    return StyleParams(**{n: getattr(args, n) for n in names if getattr(args, n, None) is not None})
+    return StyleParams.from_values(vars(args))
 
 
 def _stylize(args: argparse.Namespace, started: float) -> int:
     from tqdm import tqdm
 
-    _start_tensorflow()
+    start_tensorflow()
     from .engine import Engine
     from .engine.images import encode_png, read_image
 
@@ -143,6 +123,7 @@ def _stylize(args: argparse.Namespace, started: float) -> int:
     engine = Engine.load(args.backbone, args.weights, args.precision)
     params = engine.resolved(params)
     height, width = engine.output_size(content.shape, params.size)
+    engine.output_size(style.shape, params.size, "style")
     if args.frames_dir:
         args.frames_dir.mkdir(parents=True, exist_ok=True)
 
@@ -164,22 +145,24 @@ def _stylize(args: argparse.Namespace, started: float) -> int:
     print(f"saved {args.output} ({width}x{height}, {model.backbone} {model.weights} weights, "
           f"{model.precision}, painted in {frames[-1].elapsed_s:.1f} s)")
     if args.report:
-        report = {
-            **engine.model.as_dict(),
-            "size": [height, width],
-            "steps": params.total_steps,
-            "params": {"epochs": params.epochs, "steps_per_epoch": params.steps_per_epoch,
-                       "style_weight": params.style_weight,
-                       "content_weight": params.content_weight, "tv_weight": params.tv_weight,
-                       "init": params.init, "seed": params.seed, "optimizer": params.optimizer,
-                       "learning_rate": params.learning_rate},
-            "seconds_per_step": steady_seconds_per_step(frames, params.steps_per_epoch),
-            "first_frame_seconds": first_frame_seconds,
-            "total_seconds": time.perf_counter() - started,
-            "losses": [{"epoch": f.epoch, "step": f.step, **f.losses} for f in frames],
-        }
-        args.report.write_text(json.dumps(report, indent=2) + "\n")
+        _write_report(args.report, engine, params, frames, first_frame_seconds, started)
     return 0
+
+
+def _write_report(path: Path, engine, params: StyleParams, frames: list,
+                  first_frame_seconds: float | None, started: float) -> None:
+    height, width = frames[-1].image.shape[:2]
+    report = {
+        **engine.model.as_dict(),
+        "size": [height, width],
+        "steps": params.total_steps,
+        "params": params.as_dict(),
+        "seconds_per_step": steady_seconds_per_step(frames, params.steps_per_epoch),
+        "first_frame_seconds": first_frame_seconds,
+        "total_seconds": time.perf_counter() - started,
+        "losses": [{"epoch": f.epoch, "step": f.step, **f.losses} for f in frames],
+    }
+    path.write_text(json.dumps(report, indent=2) + "\n")
 
 
 def steady_seconds_per_step(frames: list, steps_per_epoch: int) -> float | None:
@@ -190,11 +173,20 @@ def steady_seconds_per_step(frames: list, steps_per_epoch: int) -> float | None:
     return statistics.median(epoch_seconds) / steps_per_epoch
 
 
+def _web_app():
+    try:
+        import web.app
+    except ModuleNotFoundError as error:  # the service's image leaves the web app out
+        raise OSError(f"the web app is not installed here ({error}); install the project with "
+                      "its `web` extra from a checkout that has web/") from None
+    return web.app
+
+
 def _lazy(module: str, tensorflow: bool = False):
     import importlib
 
     if tensorflow:
-        _start_tensorflow()
+        start_tensorflow()
     return importlib.import_module(module)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import base64
 import io
-import json
 import os
 import sys
 import urllib.request
@@ -14,17 +13,14 @@ from pathlib import Path
 from PIL import Image
 from pydantic import ValidationError
 from tqdm import tqdm
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
-from websockets.sync.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus, InvalidURI
 
 from . import protocol
 from .cli import job_params
 from .engine.errors import BadParams
+from .engine.params import KNOBS
+from .job_client import ConnectionLost, run_job
 from .protocol import Accepted, Done, Error, FrameMessage, Queued, Start
-
-OPTION_NAMES = ("epochs", "steps_per_epoch", "size", "style_weight", "content_weight", "tv_weight",
-                "init", "seed")
-CANCEL_WAIT_S = 60.0
 
 
 class ClientError(Exception):
@@ -35,44 +31,42 @@ def main(args: argparse.Namespace) -> int:
     try:
         job_params(args)  # the same checks, and the same messages, as `nst stylize`
         start = _start_message(args)
-        token = args.token or os.environ.get("NST_API_KEY")
-        headers = {"Authorization": f"Bearer {token}"} if token else None
-        with connect(args.url, additional_headers=headers, max_size=None, open_timeout=15,
-                     user_agent_header="nst-client") as websocket:
-            websocket.send(start.model_dump_json(exclude_none=True))
-            try:
-                done = _follow(websocket)
-            except KeyboardInterrupt:
-                _cancel(websocket)
-                print("nst client: cancelled", file=sys.stderr)
-                return 130
-        _save(done, args.output)
+        progress = Progress()
+        try:
+            last = run_job(args.url, start, progress.show,
+                           token=args.token or os.environ.get("NST_API_KEY"))
+        except KeyboardInterrupt:
+            print("nst client: cancelled", file=sys.stderr)
+            return 130
+        finally:
+            progress.close()
+        if isinstance(last, Error):
+            raise ClientError(f"the service refused the job ({last.code}): {last.message}")
+        _save(last, args.output)
         return 0
-    except (ClientError, BadParams) as error:
-        print(f"nst: error: {error}", file=sys.stderr)
-        return 2
+    except (ClientError, BadParams, ConnectionLost) as error:
+        return _fail(str(error))
     except InvalidURI:
-        print(f"nst: error: {args.url} is not a WebSocket URL; it looks like "
-              "ws://HOST:PORT/ws/stylize", file=sys.stderr)
-        return 2
+        return _fail(f"{args.url} is not a WebSocket URL; it looks like ws://HOST:PORT/ws/stylize")
     except InvalidStatus as error:
-        status = error.response.status_code
-        print(f"nst: error: {args.url} refused the WebSocket (HTTP {status}); is that the "
-              "service's /ws/stylize address?", file=sys.stderr)
-        return 2
-    except (OSError, ConnectionClosed) as error:
+        return _fail(f"{args.url} refused the WebSocket (HTTP {error.response.status_code}); "
+                     "is that the service's /ws/stylize address?")
+    except OSError as error:
         reason = getattr(error, "strerror", None) or error
-        print(f"nst: error: cannot reach the service at {args.url} ({reason}); start it with "
-              "`make run` or `nst serve`, or pass --url", file=sys.stderr)
-        return 2
+        return _fail(f"cannot reach the service at {args.url} ({reason}); start it with "
+                     "`make run` or `nst serve`, or pass --url")
+
+
+def _fail(message: str) -> int:
+    print(f"nst: error: {message}", file=sys.stderr)
+    return 2
 
 
 def _start_message(args: argparse.Namespace) -> Start:
-    options = {name: getattr(args, name, None) for name in OPTION_NAMES}
     try:
         return Start(
             type="start", content=_read_image(args.content), style=_read_image(args.style),
-            **{name: value for name, value in options.items() if value is not None},
+            **{knob.name: getattr(args, knob.name) for knob in KNOBS},
         )
     except ValidationError as error:
         raise ClientError(protocol.describe_validation_error(error)) from None
@@ -86,51 +80,34 @@ def _read_image(path: Path) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _follow(websocket: ClientConnection) -> Done:
-    """Show the job's progress until `done`; raise ClientError on an `error`."""
-    bar: tqdm | None = None
-    try:
-        for raw in websocket:
-            message = protocol.server_message.validate_json(raw)
-            if isinstance(message, Accepted):
-                size = message.output_size
-                model = message.model
-                print(f"job {message.job_id}: {size.width}x{size.height} px, "
-                      f"{message.epochs} epochs x {message.steps_per_epoch} steps, "
-                      f"{model.backbone} ({model.weights} weights)", file=sys.stderr)
-                bar = tqdm(total=message.total_steps, unit="step", file=sys.stderr,
-                           desc=_position(message.position))
-            elif isinstance(message, Queued) and bar is not None:
-                bar.set_description(_position(message.position))
-            elif isinstance(message, FrameMessage) and bar is not None:
-                bar.set_description(f"epoch {message.epoch}/{message.epochs}")
-                bar.set_postfix(loss=f"{message.losses.total:.4g}")
-                bar.update(message.step - bar.n)
-            elif isinstance(message, Done):
-                return message
-            elif isinstance(message, Error):
-                raise ClientError(f"the service refused the job ({message.code}): "
-                                  f"{message.message}")
-    finally:
-        if bar is not None:
-            bar.close()
-    raise ClientError("the server closed the connection before the job was done")
+class Progress:
+    """The job's progress on stderr: a line when it is accepted, then a bar."""
+
+    def __init__(self) -> None:
+        self.bar: tqdm | None = None
+
+    def show(self, message: object) -> None:
+        if isinstance(message, Accepted):
+            size, model = message.output_size, message.model
+            print(f"job {message.job_id}: {size.width}x{size.height} px, "
+                  f"{message.epochs} epochs x {message.steps_per_epoch} steps, "
+                  f"{model.backbone} ({model.weights} weights)", file=sys.stderr)
+            self.bar = tqdm(total=message.total_steps, unit="step", file=sys.stderr,
+                            desc=_position(message.position))
+        elif isinstance(message, Queued) and self.bar is not None:
+            self.bar.set_description(_position(message.position))
+        elif isinstance(message, FrameMessage) and self.bar is not None:
+            self.bar.set_description(f"epoch {message.epoch}/{message.epochs}")
+            self.bar.set_postfix(loss=f"{message.losses.total:.4g}")
+            self.bar.update(message.step - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _position(position: int) -> str:
     return "running" if position == 0 else f"queued, {position} ahead"
-
-
-def _cancel(websocket: ClientConnection) -> None:
-    """Ask the server to stop the job and wait (briefly) until it says it has."""
-    try:
-        websocket.send(json.dumps({"type": "cancel"}))
-        while True:
-            message = protocol.server_message.validate_json(websocket.recv(timeout=CANCEL_WAIT_S))
-            if isinstance(message, (Error, Done)):
-                return
-    except (ConnectionClosed, TimeoutError, KeyboardInterrupt):
-        return
 
 
 def _save(done: Done, output: Path) -> None:

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -77,6 +77,15 @@ class Outbox:
         await self._idle.wait()
 
 
+class StopFlag(Protocol):
+    """What stops a running job: a threading.Event, or the engine's StopSignal, which the compiled
+    loop reads before every step."""
+
+    def set(self) -> None: ...
+
+    def is_set(self) -> bool: ...
+
+
 @dataclass(eq=False)
 class Job:
     """One client's request from the queue to `done`. `work` runs in a worker thread."""
@@ -89,7 +98,7 @@ class Job:
     position: int = 0
     state: Literal["queued", "running", "ended"] = "queued"
     stop_reason: StopReason | None = None
-    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    stop_flag: StopFlag = field(default_factory=threading.Event, repr=False)
 
     def emit(self, message: BaseModel, droppable: bool = False) -> None:
         """Queue a message for the client; safe from any thread, in call order."""
@@ -97,11 +106,11 @@ class Job:
 
     def stop(self, reason: StopReason) -> None:
         self.stop_reason = self.stop_reason or reason
-        self._stop.set()
+        self.stop_flag.set()
 
     @property
     def should_stop(self) -> bool:
-        return self._stop.is_set()
+        return self.stop_flag.is_set()
 
     @property
     def active(self) -> bool:
@@ -141,7 +150,7 @@ class JobManager:
         return job.position
 
     def cancel(self, job: Job, reason: StopReason = "cancelled") -> None:
-        """Stop a job: at once if it waits, after the current epoch if it runs."""
+        """Stop a job: at once if it waits, within an optimisation step if it runs."""
         if job in self._waiting:
             self._waiting.remove(job)
             job.state = "ended"
@@ -169,7 +178,7 @@ class JobManager:
             for job in list(self._running):
                 job.stop("interrupted")
             log.info("event=drain_interrupting running=%d", len(pending))
-            # A stop takes effect at the end of the current epoch, then the job stores its image.
+            # A stop takes effect within an optimisation step, then the job stores its image.
             await asyncio.wait(pending, timeout=interrupt_timeout_s)
         # Let the final frames and `done` reach the sockets before the server closes them.
         flushes = [asyncio.ensure_future(job.outbox.flushed()) for job in jobs]

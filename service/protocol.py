@@ -12,7 +12,9 @@ import binascii
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+
+from .engine.params import KNOBS, Knob  # no TensorFlow
 
 VERSION = 1
 
@@ -37,21 +39,25 @@ class _Message(BaseModel):
 
 # Client -> server ---------------------------------------------------------------------------------
 
-class Start(_Message):
-    """Run one job. Only the images are required; `size` defaults to NST_DEFAULT_SIZE."""
-
+class _StartImages(_Message):
     type: Literal["start"]
     content: str = Field(min_length=1, description="base64 or a data: URI of a PNG, JPEG or WebP")
     style: str = Field(min_length=1, description="base64 or a data: URI of a PNG, JPEG or WebP")
-    # Unset: 20 epochs of 50 steps, or the server's limits where those are lower.
-    epochs: int | None = Field(default=None, ge=1)
-    steps_per_epoch: int | None = Field(default=None, ge=1)
-    size: int | None = Field(default=None, ge=16)
-    style_weight: float | None = Field(default=None, ge=0)
-    content_weight: float | None = Field(default=None, ge=0)
-    tv_weight: float | None = Field(default=None, ge=0)
-    init: Literal["content", "noise", "style"] = "content"
-    seed: int = Field(default=0, ge=0)
+
+
+def _knob_field(knob: Knob) -> tuple[object, object]:
+    """A job parameter as a `start` field: optional (unset: the server's default), bounded."""
+    kind = Literal[knob.choices] if knob.choices else knob.kind
+    return kind | None, Field(default=None, ge=knob.minimum, le=knob.maximum,
+                              description=knob.help)
+
+
+# One field per knob of service.engine.params.StyleParams, with its bounds; the server's limits
+# (NST_MAX_*) and defaults apply on top (service/admission.py).
+Start = create_model(
+    "Start", __base__=_StartImages, __doc__="Run one job. Only the images are required.",
+    **{knob.name: _knob_field(knob) for knob in KNOBS},
+)
 
 
 class Cancel(_Message):

@@ -110,7 +110,7 @@ def main() -> int:
         lifespan="on",
         timeout_graceful_shutdown=CLOSE_TIMEOUT_S,
     )
-    server = DrainingServer(config, app.state.service.jobs, settings.shutdown_grace_s)
+    server = DrainingServer(config, app.state.jobs, settings.shutdown_grace_s)
     log.info("event=starting host=%s port=%d backbone=%s weights=%s slots=%d max_queue=%d "
              "auth=%s origins=%s", settings.host, settings.port, settings.backbone,
              settings.weights, settings.max_concurrent_jobs, settings.max_queue,

@@ -3,7 +3,7 @@
 Fixtures (session-scoped; every process they start is stopped at teardown, also when a test fails):
 
 - `s3_server`: a running SeaweedFS (`weed mini`) in a temporary directory. It is a
-  `service.stack.SeaweedFS` with `endpoint`, `access_key`, `secret_key`, `bucket`, `region`, and
+  `devstack.seaweedfs.SeaweedFS` with `endpoint`, `access_key`, `secret_key`, `bucket`, `region`, and
   `stop()` / `kill()` / `start()`. Do not stop the shared one: a test that needs an outage starts
   its own with `start_s3_server()`.
 - `start_s3_server()`: a factory for more SeaweedFS instances (own directory, own ports).
@@ -30,7 +30,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from service.stack import SeaweedFS, free_ports, stop_process, wait_for_http
+from devstack.processes import free_ports, stop_process, wait_for_http
+from devstack.seaweedfs import SeaweedFS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,10 +126,8 @@ def start_service(tmp_path_factory, s3_server) -> Iterator[Callable[..., Service
         inherited = {k: v for k, v in os.environ.items()
                      if not k.startswith(("NST_", "AWS_")) and k != "PORT"}
         env = {
-            **inherited, **SERVICE_LIMITS, "PORT": str(port), "NST_HOST": "127.0.0.1",
-            "NST_S3_ENDPOINT": storage.endpoint, "NST_S3_BUCKET": storage.bucket,
-            "NST_S3_REGION": storage.region, "AWS_ACCESS_KEY_ID": storage.access_key,
-            "AWS_SECRET_ACCESS_KEY": storage.secret_key, **overrides,
+            **inherited, **SERVICE_LIMITS, **storage.service_env(), "PORT": str(port),
+            "NST_HOST": "127.0.0.1", **overrides,
         }
         log_path = tmp_path_factory.mktemp("service") / "service.log"
         with open(log_path, "wb") as log:

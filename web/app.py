@@ -11,8 +11,11 @@ from pathlib import Path
 import dash
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html
 
+from service.engine.params import KNOBS  # no TensorFlow
+from service.records import JobSummary
+
 from . import gallery
-from .layout import build_layout
+from .layout import build_layout, control_kind, dashed, knob_id
 from .settings import WebSettings
 
 log = logging.getLogger("nst.web")
@@ -30,7 +33,9 @@ def create_app(settings: WebSettings) -> dash.Dash:
         update_title=None,
     )
     app.layout = build_layout(settings)
-    _browser_callbacks(app)
+    _upload_callbacks(app)
+    _settings_callbacks(app)
+    _job_callbacks(app)
     _gallery_callbacks(app, settings)
     return app
 
@@ -39,8 +44,10 @@ def _client(function_name: str) -> ClientsideFunction:
     return ClientsideFunction(namespace="nst", function_name=function_name)
 
 
-def _browser_callbacks(app: dash.Dash) -> None:
-    """Uploads, Start/Cancel and every WebSocket event: all in the browser, no server round trip."""
+# Uploads, settings, Start/Cancel and every WebSocket event run in the browser (nst.js): no round
+# trip through the Dash server.
+
+def _upload_callbacks(app: dash.Dash) -> None:
     for role in ("content", "style"):
         app.clientside_callback(
             _client("readUpload"),
@@ -54,38 +61,39 @@ def _browser_callbacks(app: dash.Dash) -> None:
             State("config", "data"),
             prevent_initial_call=True,
         )
-    for name in ("style-weight", "content-weight", "tv-weight"):
-        app.clientside_callback(
-            _client("weightLabel"),
-            Output(f"{name}-value", "children"),
-            Input(name, "value"),
-            Input(name, "marks"),
-        )
+
+
+def _settings_callbacks(app: dash.Dash) -> None:
+    for knob in KNOBS:
+        if control_kind(knob) == "log":
+            app.clientside_callback(
+                _client("weightLabel"),
+                Output(f"{dashed(knob)}-value", "children"),
+                Input(knob_id(knob), "value"),
+                Input(knob_id(knob), "marks"),
+            )
+    advanced = {"type": "knob", "part": "advanced", "name": ALL}
     app.clientside_callback(
-        _client("resetWeights"),
-        Output("style-weight", "value"),
-        Output("content-weight", "value"),
-        Output("tv-weight", "value"),
-        Input("reset-weights", "n_clicks"),
-        State("style-weight", "marks"),
-        State("content-weight", "marks"),
-        State("tv-weight", "marks"),
+        _client("resetAdvanced"),
+        Output(advanced, "value"),
+        Input("reset-advanced", "n_clicks"),
+        State(advanced, "id"),
+        State("config", "data"),
         prevent_initial_call=True,
     )
+
+
+def _job_callbacks(app: dash.Dash) -> None:
+    # The job's settings reach nst.js as one object keyed by knob name, built from these two lists.
+    every_knob = {"type": "knob", "part": ALL, "name": ALL}
     app.clientside_callback(
         _client("start"),
         Output("job", "data"),
         Input("start-button", "n_clicks"),
         State("content-image", "data"),
         State("style-image", "data"),
-        State("epochs", "value"),
-        State("steps-per-epoch", "value"),
-        State("size", "value"),
-        State("style-weight", "value"),
-        State("content-weight", "value"),
-        State("tv-weight", "value"),
-        State("init", "value"),
-        State("seed", "value"),
+        State(every_knob, "value"),
+        State(every_knob, "id"),
         State("config", "data"),
         prevent_initial_call=True,
     )
@@ -130,7 +138,7 @@ def _gallery_callbacks(app: dash.Dash, settings: WebSettings) -> None:
                  time.perf_counter() - started)
         if not results:
             return [], "No paintings yet: your first one will appear here.", []
-        return gallery.cards(results), "", results
+        return gallery.cards(results), "", [item.model_dump(mode="json") for item in results]
 
     @app.callback(
         Output("gallery-modal", "is_open"),
@@ -144,9 +152,10 @@ def _gallery_callbacks(app: dash.Dash, settings: WebSettings) -> None:
         if not ctx.triggered_id or not any(clicks):
             return dash.no_update, dash.no_update, dash.no_update
         job_id = ctx.triggered_id["index"]
-        item = next((item for item in results or [] if item["job_id"] == job_id), None)
-        if item is None:
+        found = next((item for item in results or [] if item["job_id"] == job_id), None)
+        if found is None:
             return True, "Not found", html.P("This result is no longer in the list. Refresh it.")
+        item = JobSummary.model_validate(found)
         return True, f"Painting {gallery.when(item)}", gallery.detail(item)
 
 

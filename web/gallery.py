@@ -15,6 +15,12 @@ from datetime import datetime
 import dash_bootstrap_components as dbc
 from dash import html
 
+from pydantic import ValidationError
+
+from service.engine.params import KNOBS  # no TensorFlow
+from service.protocol import OutputSize
+from service.records import JobSummary
+
 from .settings import WebSettings
 
 log = logging.getLogger("nst.web")
@@ -24,7 +30,7 @@ class GalleryError(Exception):
     """The service's result list could not be read. One sentence for the page."""
 
 
-def fetch_results(settings: WebSettings) -> list[dict]:
+def fetch_results(settings: WebSettings) -> list[JobSummary]:
     url = f"{settings.service_http_url}/v1/results?limit={settings.gallery_size}"
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     if settings.api_key is not None:
@@ -42,12 +48,20 @@ def fetch_results(settings: WebSettings) -> list[dict]:
     results = body.get("results") if isinstance(body, dict) else None
     if not isinstance(results, list):
         raise GalleryError("The service's result list has an unexpected shape.")
-    return [item for item in results if isinstance(item, dict) and item.get("job_id")]
+    return [summary for summary in map(_summary, results) if summary is not None]
 
 
-def when(item: dict) -> str:
+def _summary(item: object) -> JobSummary | None:
+    try:
+        return JobSummary.model_validate(item)
+    except ValidationError:
+        log.warning("event=gallery_item_skipped item=%.200r", item)
+        return None
+
+
+def when(item: JobSummary) -> str:
     """`2026-11-26 10:42 UTC` from the job's ISO time, or '' when there is none."""
-    stamp = item.get("finished_at") or item.get("created_at")
+    stamp = item.finished_at or item.created_at
     try:
         moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
     except ValueError:
@@ -55,18 +69,12 @@ def when(item: dict) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def size_text(size: object) -> str:
-    if isinstance(size, dict) and {"width", "height"} <= size.keys():
-        return f"{size['width']}×{size['height']} px"
-    if isinstance(size, (list, tuple)) and len(size) == 2:
-        return f"{size[1]}×{size[0]} px"  # (height, width), as the engine gives shapes
-    return ""
+def size_text(size: OutputSize | None) -> str:
+    return f"{size.width}×{size.height} px" if size else ""
 
 
-def params_text(params: object) -> str:
+def params_text(params: dict) -> str:
     """`3 epochs × 10 steps · init content · seed 0`: the knobs a person set."""
-    if not isinstance(params, dict):
-        return ""
     parts = []
     if "epochs" in params and "steps_per_epoch" in params:
         epochs, steps = params["epochs"], params["steps_per_epoch"]
@@ -82,50 +90,48 @@ def plural(count: object, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def weights_text(params: object) -> str:
-    if not isinstance(params, dict):
-        return ""
-    names = {"style_weight": "style", "content_weight": "content", "tv_weight": "tv"}
-    return " · ".join(f"{label} {params[name]:.3g}" for name, label in names.items()
-                      if isinstance(params.get(name), (int, float)))
+def weights_text(params: dict) -> str:
+    """`style weight 1 · content weight 1e+04 · …`: the objective's knobs the job ran with."""
+    return " · ".join(f"{knob.label} {params[knob.name]:.3g}" for knob in KNOBS
+                      if knob.group == "objective" and isinstance(params.get(knob.name), (int, float)))
 
 
-def model_text(model: object) -> str:
-    if isinstance(model, dict) and model.get("backbone"):
+def model_text(model: dict) -> str:
+    if model.get("backbone"):
         return f"{model['backbone']} ({model.get('weights', '?')} weights)"
     return ""
 
 
-def cards(results: list[dict]) -> list[dbc.Col]:
+def cards(results: list[JobSummary]) -> list[dbc.Col]:
     return [
         dbc.Col(html.Button([
-            html.Img(src=item.get("thumbnail_url") or item.get("url"), className="gallery-thumb",
-                     alt=f"result {item['job_id']}"),
+            html.Img(src=item.thumbnail_url, className="gallery-thumb",
+                     alt=f"result {item.job_id}"),
             html.Div([
                 html.Div(when(item), className="gallery-time"),
-                html.Div(params_text(item.get("params")), className="gallery-params"),
+                html.Div(params_text(item.params), className="gallery-params"),
                 html.Div("interrupted", className="badge text-bg-warning")
-                if item.get("status") == "interrupted" else None,
+                if item.status == "interrupted" else None,
             ], className="gallery-caption"),
-        ], id={"type": "gallery-open", "index": item["job_id"]}, className="gallery-card",
+        ], id={"type": "gallery-open", "index": item.job_id}, className="gallery-card",
            title="Open", n_clicks=0), xs=6, sm=4, md=3, xl=2)
         for item in results
     ]
 
 
-def detail(item: dict) -> list:
+def detail(item: JobSummary) -> list:
     """The modal's body: the full image, what made it, and a download button."""
-    rows = [("Job", html.Code(item["job_id"])), ("Finished", when(item)),
-            ("Size", size_text(item.get("size"))), ("Model", model_text(item.get("model"))),
-            ("Parameters", params_text(item.get("params"))),
-            ("Loss weights", weights_text(item.get("params"))), ("Status", item.get("status", ""))]
+    rows = [("Job", html.Code(item.job_id)), ("Finished", when(item)),
+            ("Size", size_text(item.size)), ("Model", model_text(item.model)),
+            ("Parameters", params_text(item.params)),
+            ("Loss weights", weights_text(item.params)), ("Status", item.status or "")]
     return [
-        html.Img(src=item.get("url"), className="gallery-full", alt=f"result {item['job_id']}"),
+        html.Img(src=item.url, className="gallery-full", alt=f"result {item.job_id}"),
         html.Dl([part for label, value in rows if value
                  for part in (html.Dt(label, className="col-sm-3"),
                               html.Dd(value, className="col-sm-9"))],
                 className="row small mt-3 mb-2"),
-        dbc.Button("Download PNG", href=item.get("url"), color="success", external_link=True,
-                   target="_blank", rel="noopener", download=f"nst-{item['job_id']}.png",
+        dbc.Button("Download PNG", href=item.url, color="success", external_link=True,
+                   target="_blank", rel="noopener", download=f"nst-{item.job_id}.png",
                    id="gallery-download"),
     ]

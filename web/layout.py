@@ -9,34 +9,43 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash_extensions import WebSocket
 
-from service.engine.params import DEFAULT_LOSS_WEIGHTS, INITS, StyleParams  # no TensorFlow
+from service.engine.params import KNOBS, Knob  # no TensorFlow
 
 from .settings import WebSettings
 
-DEFAULT_EPOCHS = StyleParams().epochs
-DEFAULT_STEPS_PER_EPOCH = StyleParams().steps_per_epoch
-
-# Log10 ranges of the weight sliders, wide enough around every backbone's default.
-WEIGHT_RANGES: dict[str, tuple[int, int]] = {
-    "style_weight": (-3, 3),
-    "content_weight": (1, 7),
-    "tv_weight": (-2, 3),
-}
-WEIGHT_LABELS = {"style_weight": "Style weight", "content_weight": "Content weight",
-                 "tv_weight": "Smoothness (total variation)"}
-WEIGHT_HINTS = {"style_weight": "higher: more of the painting's texture",
-                "content_weight": "higher: more of the photo's shapes",
-                "tv_weight": "higher: smoother, less noisy"}
 IMAGE_ROLES = {"content": ("Photo", "the picture to repaint"),
                "style": ("Painting", "the style to paint it in")}
 
 
-def weight_marks(name: str, default: float) -> dict[float, object]:
-    """Powers of ten along the slider, and the backbone's default marked in the page's accent."""
-    low, high = WEIGHT_RANGES[name]
+def knob_id(knob: Knob) -> dict[str, str]:
+    """Every job control has such an id, so one callback reads them all, keyed by name."""
+    return {"type": "knob", "part": "basic" if knob.group == "run" else "advanced",
+            "name": knob.name}
+
+
+def dashed(knob: Knob) -> str:
+    return knob.name.replace("_", "-")
+
+
+def control_kind(knob: Knob) -> str:
+    """slider (how long, how large: capped by the service), log (a weight), choice, or number."""
+    if knob.group == "run":
+        return "slider"
+    if knob.ui_range:
+        return "log"
+    return "choice" if knob.choices else "number"
+
+
+def log_position(value: float) -> float:
+    return round(math.log10(value), 3)
+
+
+def log_marks(knob: Knob) -> dict[float, object]:
+    """Powers of ten along a weight's slider, and the default marked in the page's accent."""
+    low, high = (round(math.log10(end)) for end in knob.ui_range)
     marks: dict[float, object] = {exponent: f"1e{exponent}" for exponent in range(low, high + 1, 2)}
-    marks[round(math.log10(default), 3)] = {"label": "default", "style": {"color": "#0d6efd",
-                                                                          "fontWeight": 600}}
+    marks[log_position(knob.default)] = {"label": "default", "style": {"color": "#0d6efd",
+                                                                       "fontWeight": 600}}
     return marks
 
 
@@ -47,14 +56,16 @@ def page_config(settings: WebSettings) -> dict:
         "socket_url": settings.browser_socket_url,
         "max_image_bytes": settings.max_upload_bytes,
         "max_image_mb": settings.max_upload_mb,
-        "backbone": settings.backbone,
-        "default_weights": DEFAULT_LOSS_WEIGHTS,
-        "weight_marks": {
-            backbone: {name: weight_marks(name, value) for name, value in weights.items()}
-            for backbone, weights in DEFAULT_LOSS_WEIGHTS.items()
-        },
+        # How nst.js turns each control's value into the `start` message's field of that name.
+        "knobs": {knob.name: {"control": control_kind(knob), "label": knob.label,
+                              "whole": knob.kind is int, "default": _control_default(knob)}
+                  for knob in KNOBS},
         "loss_figure": loss_figure(),
     }
+
+
+def _control_default(knob: Knob) -> object:
+    return log_position(knob.default) if control_kind(knob) == "log" else knob.default
 
 
 def loss_figure() -> dict:
@@ -156,61 +167,18 @@ def _images_card(settings: WebSettings) -> dbc.Card:
     ], class_name="mb-3 shadow-sm")
 
 
-def _slider_row(label: str, control, value_id: str | None = None, hint: str | None = None):
-    head = [dbc.Label(label, class_name="mb-0 fw-semibold")]
-    if value_id:
-        head.append(html.Span(id=value_id, className="badge text-bg-light slider-value"))
-    return html.Div([
-        html.Div(head, className="d-flex justify-content-between align-items-center"),
-        control,
-        html.Div(hint, className="form-text mt-0") if hint else None,
-    ], className="control-row")
-
-
 def _settings_card(settings: WebSettings) -> dbc.Card:
-    default_size = min(settings.default_size, settings.max_size)
-    size_marks = {s: f"{s}" for s in (64, 256, 512, 1024, 2048) if s <= settings.max_size}
-    defaults = DEFAULT_LOSS_WEIGHTS.get(settings.backbone, DEFAULT_LOSS_WEIGHTS["vgg19"])
-    weights = [
-        _slider_row(
-            WEIGHT_LABELS[name],
-            dcc.Slider(id=name.replace("_", "-"), min=WEIGHT_RANGES[name][0],
-                       max=WEIGHT_RANGES[name][1], step=0.1, value=round(math.log10(value), 3),
-                       marks=weight_marks(name, value), allow_direct_input=False,
-                       updatemode="drag"),
-            value_id=f"{name.replace('_', '-')}-value", hint=WEIGHT_HINTS[name])
-        for name, value in defaults.items()
-    ]
     advanced = dbc.Accordion([
         dbc.AccordionItem([
-            *weights,
-            dbc.Row([
-                dbc.Col(_slider_row("Start from", dbc.RadioItems(
-                    id="init", value="content", inline=True,
-                    options=[{"label": init, "value": init} for init in INITS])), xs=7),
-                dbc.Col(_slider_row("Seed", dbc.Input(id="seed", type="number", min=0, step=1,
-                                                      value=0, size="sm")), xs=5),
-            ], class_name="g-2"),
-            dbc.Button("Reset to defaults", id="reset-weights", color="link", size="sm",
+            *(_advanced_control(knob) for knob in KNOBS if knob.group != "run"),
+            dbc.Button("Reset to defaults", id="reset-advanced", color="link", size="sm",
                        class_name="px-0"),
-        ], title="Advanced: loss weights, start, seed"),
+        ], title="Advanced: loss weights, start, optimiser"),
     ], start_collapsed=True, flush=True, class_name="advanced mb-3")
-
     return dbc.Card([
         dbc.CardHeader([html.Span("2", className="step-no"), "Settings"]),
         dbc.CardBody([
-            _slider_row("Epochs", dcc.Slider(
-                id="epochs", min=1, max=settings.max_epochs, step=1,
-                value=min(DEFAULT_EPOCHS, settings.max_epochs),
-                marks={1: "1", settings.max_epochs: str(settings.max_epochs)}),
-                hint="one new picture after each"),
-            _slider_row("Steps per epoch", dcc.Slider(
-                id="steps-per-epoch", min=1, max=settings.max_steps_per_epoch, step=1,
-                value=min(DEFAULT_STEPS_PER_EPOCH, settings.max_steps_per_epoch),
-                marks={1: "1", settings.max_steps_per_epoch: str(settings.max_steps_per_epoch)})),
-            _slider_row("Output size (longer side, px)", dcc.Slider(
-                id="size", min=16, max=settings.max_size, step=16, value=default_size,
-                marks=size_marks)),
+            *(_run_slider(knob, settings) for knob in KNOBS if knob.group == "run"),
             advanced,
             html.Div([
                 dbc.Button("Start", id="start-button", color="primary", size="lg",
@@ -220,6 +188,48 @@ def _settings_card(settings: WebSettings) -> dbc.Card:
             ], className="d-flex gap-2"),
         ]),
     ], class_name="mb-3 shadow-sm")
+
+
+def _run_slider(knob: Knob, settings: WebSettings) -> html.Div:
+    """A slider up to the service's limit (the same NST_MAX_* variable), at its default."""
+    limit = getattr(settings, knob.limit)
+    default = getattr(settings, f"default_{knob.name}", knob.default)
+    slider = dcc.Slider(id=knob_id(knob), min=knob.minimum, max=limit, step=1,
+                        value=min(default, limit),
+                        marks={knob.minimum: f"{knob.minimum:g}", limit: str(limit)})
+    return _control_row(knob, slider)
+
+
+def _advanced_control(knob: Knob) -> html.Div:
+    kind = control_kind(knob)
+    if kind == "log":
+        low, high = (math.log10(end) for end in knob.ui_range)
+        control = dcc.Slider(id=knob_id(knob), min=low, max=high, step=0.1,
+                             value=log_position(knob.default), marks=log_marks(knob),
+                             allow_direct_input=False, updatemode="drag")
+        return _control_row(knob, control, value_badge=True)
+    if kind == "choice":
+        control = dbc.RadioItems(id=knob_id(knob), value=knob.default, inline=True,
+                                 options=[{"label": choice, "value": choice}
+                                          for choice in knob.choices])
+        return _control_row(knob, control)
+    control = dbc.Input(id=knob_id(knob), type="number", min=knob.minimum, value=knob.default,
+                        step=1 if knob.kind is int else "any", size="sm",
+                        placeholder="default" if knob.default is None else None)
+    return _control_row(knob, control)
+
+
+def _control_row(knob: Knob, control, value_badge: bool = False) -> html.Div:
+    """Label, control and hint; the wrapper's id is the knob's name with dashes (`tv-weight`)."""
+    head = [dbc.Label(knob.label.capitalize(), class_name="mb-0 fw-semibold")]
+    if value_badge:
+        head.append(html.Span(id=f"{dashed(knob)}-value",
+                              className="badge text-bg-light slider-value"))
+    return html.Div([
+        html.Div(head, className="d-flex justify-content-between align-items-center"),
+        control,
+        html.Div(knob.help, className="form-text mt-0"),
+    ], id=dashed(knob), className="control-row")
 
 
 def _live_card() -> dbc.Card:

@@ -26,9 +26,6 @@ class WebSettings(BaseSettings):
                              validation_alias="NST_SERVICE_URL")
     api_key: ApiKey = Field(default=None, validation_alias="NST_API_KEY")
     debug: bool = Field(default=False, validation_alias="NST_WEB_DEBUG")
-    # Only to mark the loss weights' defaults before the first job; the service's `accepted`
-    # message names the model it really uses, and the page moves the marks then.
-    backbone: str = Field(default="vgg19", validation_alias="NST_BACKBONE")
 
     default_size: int = Field(default=512, ge=16, validation_alias="NST_DEFAULT_SIZE")
     max_size: int = Field(default=1024, ge=16, validation_alias="NST_MAX_SIZE")

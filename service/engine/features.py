@@ -36,6 +36,11 @@ def truncate(vgg: keras.Model, layers: tuple[str, ...]) -> keras.Model:
     return model
 
 
+def pooling_layers(model: keras.Model) -> int:
+    """How many times the model halves its input: each halving needs the side to be at least 2."""
+    return sum(isinstance(layer, keras.layers.MaxPooling2D) for layer in model.layers)
+
+
 def preprocess(image: tf.Tensor) -> tf.Tensor:
     """RGB in [0, 1] to the input VGG was trained on."""
     return tf.reverse(image, axis=[-1]) * 255.0 - _BGR_MEAN

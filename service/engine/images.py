@@ -53,11 +53,24 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
-def output_size(shape: tuple[int, ...], size: int) -> tuple[int, int]:
-    """(height, width) whose longer side is `size`, with the aspect ratio of `shape`."""
+def output_size(shape: tuple[int, ...], size: int, min_side: int = 1, name: str = "image"
+                ) -> tuple[int, int]:
+    """(height, width) whose longer side is `size`, with the aspect ratio of `shape`.
+
+    BadImage if the shorter side would come out under `min_side` px: the network halves the image
+    several times, and a side that vanishes fails deep inside it.
+    """
     height, width = shape[:2]
     scale = size / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
+    out = max(1, round(height * scale)), max(1, round(width * scale))
+    if min(out) < min_side:
+        ratio = max(height, width) / min(height, width)
+        raise BadImage(
+            f"the {name} image is {width}x{height} px ({ratio:.0f}:1); at {size} px its shorter "
+            f"side would be {min(out)} px, and the network needs at least {min_side} px, so "
+            f"send an image no more elongated than {size // min_side}:1 at this size"
+        )
+    return out
 
 
 def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -25,6 +25,10 @@ class Adam:
     def init(self, image: tf.Tensor) -> tuple:
         return tf.zeros_like(image), tf.zeros_like(image), tf.constant(0.0)
 
+    def climb(self, state: tuple) -> tf.Tensor:
+        """How far above the last accepted objective a step may land (a fraction of it)."""
+        return tf.constant(float("inf"))
+
     def update(self, image, gradient, state, learning_rate):
         first_moment, second_moment, step = state
         step = step + 1.0
@@ -35,6 +39,12 @@ class Adam:
             rate *= tf.minimum(1.0, step / self.warmup_steps)
         image = image - rate * first_moment / (tf.sqrt(second_moment) + self.epsilon)
         return image, (first_moment, second_moment, step)
+
+
+# L-BFGS steps may land at most this fraction above the last accepted objective: enough for the
+# bfloat16 network's rounding (steps below its resolution change the objective by that much, up or
+# down), far too little for the wild steps that once threw whole pictures into noise.
+LBFGS_CLIMB = 0.01
 
 
 class LBFGS:
@@ -53,6 +63,9 @@ class LBFGS:
         empty = (tf.zeros([tf.size(image)]),) * self.history
         return tf.zeros_like(image), tf.zeros_like(image), empty, empty, tf.zeros([self.history]), \
             tf.constant(0)
+
+    def climb(self, state: tuple) -> tf.Tensor:
+        return tf.constant(LBFGS_CLIMB)
 
     def update(self, image, gradient, state, learning_rate):
         previous_image, previous_gradient, s_history, y_history, rho, iteration = state
@@ -116,6 +129,10 @@ class LBFGSThenAdam:
     def init(self, image: tf.Tensor) -> tuple:
         return self.lbfgs.init(image), self.adam.init(image), tf.constant(0)
 
+    def climb(self, state: tuple) -> tf.Tensor:
+        return tf.where(state[2] < self.switch, self.lbfgs.climb(state[0]),
+                        self.adam.climb(state[1]))
+
     def update(self, image, gradient, state, learning_rate):
         lbfgs_state, adam_state, step = state
 
@@ -131,4 +148,80 @@ class LBFGSThenAdam:
         return image, (lbfgs_state, adam_state, step + 1)
 
 
-OPTIMIZERS = {"lbfgs-adam": LBFGSThenAdam(), "adam": Adam(), "lbfgs": LBFGS()}
+
+
+class Backtracking:
+    """Any optimiser above, guarded so that no frame is worse than the frame before it.
+
+    Each step evaluates one trial image. A trial that is no worse than the last frame, and at most
+    the inner optimiser's `climb` above the last accepted image, is accepted and the inner
+    optimiser proposes the next step from it; any other is halved towards the last accepted image
+    and tried again (a backtracking line search that spends one objective evaluation per step,
+    like any other step). So the image at the end of an epoch, the frame, is never worse than the
+    frame before, and no L-BFGS step can throw the picture away: unguarded, its second step took
+    chelsea x starry_night at 192 px from 4.5e5 to 2.95e7, and every later frame stayed noise;
+    bounded by the last frame alone, it landed below the photo's objective in an inverted,
+    grainy picture. Adam climbs freely below the last frame: its progress needs small climbs.
+    Neither is held to strict descent (Armijo): the network sees the image in bfloat16, where a
+    short step changes the objective by rounding alone, and a strictly monotone search stalled
+    (docs/benchmarks.md, Levers). After `max_halvings` rejections in a row the inner optimiser
+    restarts (L-BFGS forgets its history) from the accepted image. Trials stay in [0, 1]: the
+    accepted image and a clipped proposal are both in the box, so every point between them is too.
+
+    The state is (accepted image, its [total, style, content, tv], displacement of the trial from
+    it, halvings so far, inner state, objective of the last frame).
+    """
+
+    def __init__(self, inner, shrink: float = 0.5, max_halvings: int = 8):
+        self.inner = inner
+        self.shrink, self.max_halvings = shrink, max_halvings
+
+    def init(self, image: tf.Tensor) -> tuple:
+        unevaluated = tf.constant([float("inf"), 0.0, 0.0, 0.0])
+        return (image, unevaluated, tf.zeros_like(image), tf.constant(0), self.inner.init(image),
+                tf.constant(float("inf")))
+
+    @staticmethod
+    def accepted(state: tuple) -> tuple[tf.Tensor, tf.Tensor]:
+        return state[0], state[1]
+
+    @staticmethod
+    def begin_epoch(state: tuple) -> tuple:
+        """Mark the accepted image as the last frame: no later frame may be worse."""
+        return (*state[:5], state[1][0])
+
+    def update(self, trial, terms, gradient, state, learning_rate):
+        """The next trial image, given the objective's terms and gradient at this one."""
+        accepted, accepted_terms, displacement, halvings, inner_state, frame = state
+        frame = tf.where(tf.math.is_inf(frame), terms[0], frame)  # the first image sets the bar
+
+        def propose(image, gradient, inner_state):
+            proposal, inner_state = self.inner.update(image, gradient, inner_state, learning_rate)
+            return tf.clip_by_value(proposal, 0.0, 1.0) - image, inner_state
+
+        def accept():
+            displacement, new_inner = propose(trial, gradient, inner_state)
+            return trial, terms, displacement, tf.constant(0), new_inner
+
+        def backtrack():
+            return accepted, accepted_terms, self.shrink * displacement, halvings + 1, inner_state
+
+        def restart():
+            # The gradient at the accepted image is not kept (it would cost an image of memory
+            # in every state); the trial's, a halved step away, points the same way.
+            displacement, new_inner = propose(accepted, gradient, self.inner.init(accepted))
+            return accepted, accepted_terms, displacement, tf.constant(0), new_inner
+
+        climb = self.inner.climb(inner_state)
+        bar = tf.where(tf.math.is_inf(climb), frame,
+                       tf.minimum(frame, accepted_terms[0] + climb * tf.abs(accepted_terms[0])))
+        state = tf.cond(terms[0] <= bar, accept,
+                        lambda: tf.cond(halvings < self.max_halvings, backtrack, restart))
+        return state[0] + state[2], (*state, frame)
+
+
+OPTIMIZERS = {
+    "lbfgs-adam": Backtracking(LBFGSThenAdam()),
+    "adam": Backtracking(Adam()),
+    "lbfgs": Backtracking(LBFGS()),
+}

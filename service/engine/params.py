@@ -1,82 +1,133 @@
-"""What a stylization job asks for, with defaults in one place."""
+"""What a stylization job asks for: every knob once, with its default, limits and help.
+
+`StyleParams` is the schema. Each field's metadata (a `Knob`) is what the other interfaces derive
+from it: the protocol's `start` message, the CLI's options, the service's limits, the stored
+metadata and the web page's controls. A new knob is a new field here and its use in the engine.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .errors import BadParams
 
-Init = Literal["content", "noise", "style"]
 INITS: tuple[str, ...] = ("content", "noise", "style")
 OPTIMIZER_NAMES: tuple[str, ...] = ("lbfgs-adam", "adam", "lbfgs")
-# The rate is Adam's (L-BFGS takes full steps, as in the original neural-style). Adam keeps the
-# tutorial's beta_1 0.99 and epsilon 0.1; measured on nst's objective at 256 px (bfloat16), alone it
-# does best at 0.05 (0.02 is the tutorial's; 0.1 levels off, 0.2 diverges), and after 200 L-BFGS
-# steps at 0.035 (0.05 oscillates there).
+# Adam's rate alone and after 200 L-BFGS steps, and L-BFGS's step scale (docs/benchmarks.md).
 DEFAULT_LEARNING_RATES = {"lbfgs-adam": 0.035, "adam": 0.05, "lbfgs": 1.0}
+LARGEST = 1e12  # bounds every weight and rate: far above any useful value, far below overflow
 
-# The TensorFlow tutorial's weights (style 1e-2, content 1e4, total variation 30) were tuned for
-# VGG19 with ImageNet weights and a short Adam run that stops far from the optimum. Measured with
-# the offline VGG16 at 256 px: total variation 30 is 50x the style term at the start and 1000 Adam
-# steps end in a washed-out blur; L-BFGS, which gets much closer to the optimum, turns style 1e-2
-# into a lightly tinted photograph. Style 1 and total variation 1 gave a clear painting while the
-# optimiser stopped early; run nearer the optimum (L-BFGS then Adam), total variation 1 makes up
-# three quarters of the loss and flattens the picture into muddy patches, while 0.3 keeps crisp
-# brush strokes and the houses legible (docs/benchmarks.md shows the pictures). VGG19 ImageNet
-# weights could not be tried here; their features have the same scale (both are Caffe-trained
-# ImageNet VGGs).
-DEFAULT_LOSS_WEIGHTS: dict[str, dict[str, float]] = {
-    "vgg19": {"style_weight": 1.0, "content_weight": 1e4, "tv_weight": 0.3},
-    "vgg16": {"style_weight": 1.0, "content_weight": 1e4, "tv_weight": 0.3},
-}
+Group = Literal["run", "objective", "start", "optimizer"]
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One job parameter as every interface shows and bounds it."""
+
+    name: str
+    kind: type  # int, float or str
+    default: object  # None: decided when the job runs (the optimiser's own learning rate)
+    label: str
+    help: str
+    group: Group  # "run": how long and how large; the rest are the page's advanced controls
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    unit: str = ""
+    limit: str | None = None  # the service setting that caps it, e.g. "max_epochs"
+    ui_range: tuple[float, float] | None = None  # a logarithmic slider's ends, for the web page
+
+    @property
+    def option(self) -> str:
+        """The command-line option: `--tv-weight`."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def default_text(self) -> str:
+        """The default as the docs write it: `0.3`, `10000`, `content`."""
+        return f"{self.default:g}" if isinstance(self.default, float) else str(self.default)
+
+
+def _knob(default: object, label: str, help: str, group: Group, **details: object):
+    return field(default=default,
+                 metadata={"knob": {"label": label, "help": help, "group": group, **details}})
 
 
 @dataclass(frozen=True)
 class StyleParams:
-    """One job's knobs. Loss weights left as None take the backbone's defaults."""
+    """One job's knobs, checked on creation. Defaults hold for both backbones."""
 
-    epochs: int = 20
-    steps_per_epoch: int = 50
-    size: int = 512
-    style_weight: float | None = None
-    content_weight: float | None = None
-    tv_weight: float | None = None
-    init: str = "content"
-    seed: int = 0
-    optimizer: str = "lbfgs-adam"
-    learning_rate: float | None = None  # None: the optimiser's own default
+    epochs: int = _knob(20, "epochs", "a frame is produced after every epoch", "run",
+                        minimum=1, limit="max_epochs")
+    steps_per_epoch: int = _knob(50, "steps per epoch", "optimisation steps per epoch", "run",
+                                 minimum=1, limit="max_steps_per_epoch")
+    size: int = _knob(512, "output size", "longer side of the output in px (the content's "
+                      "aspect ratio is kept)", "run", minimum=16, unit=" px", limit="max_size")
+    style_weight: float = _knob(1.0, "style weight", "higher: more of the painting's texture",
+                                "objective", minimum=0, maximum=LARGEST, ui_range=(1e-3, 1e3))
+    content_weight: float = _knob(1e4, "content weight", "higher: more of the photo's shapes",
+                                  "objective", minimum=0, maximum=LARGEST, ui_range=(1e1, 1e7))
+    tv_weight: float = _knob(0.3, "total variation weight", "higher: smoother, less noisy",
+                             "objective", minimum=0, maximum=LARGEST, ui_range=(1e-2, 1e3))
+    init: str = _knob("content", "start from", "the image the optimisation starts from: the "
+                      "content, the style, or seeded noise", "start", choices=INITS)
+    seed: int = _knob(0, "seed", "seed for init noise; runs are reproducible on the CPU", "start",
+                      minimum=0)
+    optimizer: str = _knob("lbfgs-adam", "optimiser", "lbfgs-adam (200 L-BFGS steps, then "
+                           "Adam), adam (the tutorial's) or lbfgs", "optimizer",
+                           choices=OPTIMIZER_NAMES)
+    learning_rate: float | None = _knob(None, "learning rate", "Adam's rate, or L-BFGS's step "
+                                        "scale with lbfgs; unset: the optimiser's own", "optimizer",
+                                        minimum=0, maximum=LARGEST)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "steps_per_epoch", "size", "seed"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise BadParams(f"{name} must be a whole number, got {value!r}")
-        if self.epochs < 1:
-            raise BadParams(f"epochs must be at least 1, got {self.epochs}")
-        if self.steps_per_epoch < 1:
-            raise BadParams(f"steps_per_epoch must be at least 1, got {self.steps_per_epoch}")
-        if self.size < 16:
-            raise BadParams(f"size must be at least 16 px, got {self.size}")
-        if self.optimizer not in OPTIMIZER_NAMES:
-            raise BadParams(
-                f"optimizer must be one of {', '.join(OPTIMIZER_NAMES)}, got {self.optimizer!r}"
-            )
-        if self.init not in INITS:
-            raise BadParams(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
-        for name in ("style_weight", "content_weight", "tv_weight", "learning_rate"):
-            value = getattr(self, name)
-            if value is not None and not (isinstance(value, (int, float)) and 0 <= value < 1e12):
-                raise BadParams(f"{name} must be a number from 0 to 1e12, got {value!r}")
+        for knob in KNOBS:
+            _check(knob, getattr(self, knob.name))
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, object]) -> "StyleParams":
+        """The knobs named in `values` (others and None keep their defaults)."""
+        return cls(**{knob.name: values[knob.name] for knob in KNOBS
+                      if values.get(knob.name) is not None})
 
     @property
     def total_steps(self) -> int:
         return self.epochs * self.steps_per_epoch
 
-    def resolved(self, backbone: str) -> "StyleParams":
-        """These parameters with every unset loss weight taken from the backbone's defaults."""
-        defaults = {**DEFAULT_LOSS_WEIGHTS[backbone],
-                    "learning_rate": DEFAULT_LEARNING_RATES[self.optimizer]}
-        filled = {name: value for name, value in defaults.items() if getattr(self, name) is None}
-        return dataclasses.replace(self, **filled)
+    def resolved(self) -> "StyleParams":
+        """These parameters with an unset learning rate taken from the optimiser's default."""
+        if self.learning_rate is not None:
+            return self
+        return dataclasses.replace(self, learning_rate=DEFAULT_LEARNING_RATES[self.optimizer])
+
+    def as_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+def _check(knob: Knob, value: object) -> None:
+    if value is None and knob.default is None:
+        return
+    if knob.choices:
+        if value not in knob.choices:
+            raise BadParams(f"{knob.name} must be one of {', '.join(knob.choices)}, "
+                            f"got {value!r}")
+        return
+    whole = knob.kind is int
+    if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+        kind = "a whole number" if whole else "a number"
+        raise BadParams(f"{knob.name} must be {kind}, got {value!r}")
+    if knob.maximum is not None and not knob.minimum <= value <= knob.maximum:
+        raise BadParams(f"{knob.name} must be a number from {knob.minimum:g} to "
+                        f"{knob.maximum:g}, got {value!r}")
+    if knob.minimum is not None and value < knob.minimum:
+        raise BadParams(f"{knob.name} must be at least {knob.minimum:g}{knob.unit}, got {value}")
+
+
+_KINDS = {"int": int, "float": float, "str": str, "float | None": float}
+KNOBS: tuple[Knob, ...] = tuple(
+    Knob(name=spec.name, kind=_KINDS[spec.type], default=spec.default, **spec.metadata["knob"])
+    for spec in dataclasses.fields(StyleParams)
+)

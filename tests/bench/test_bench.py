@@ -1,4 +1,4 @@
-"""`nst bench` end to end at a tiny size: every figure is produced, and the document is written.
+"""The benchmark (`python -m bench`) end to end at a tiny size: every figure is produced, and the document is written.
 
 This checks that the benchmark works, not how fast anything is: the figures must exist and be
 finite positive numbers. Everything is real: both networks, the reference, SeaweedFS, `nst serve`,
@@ -10,9 +10,9 @@ import math
 
 import pytest
 
-from service.bench import run
-from service.bench.config import QUICK
-from service.bench.report import BEGIN, END, figures
+from bench.runner import run
+from bench.config import QUICK
+from bench.report import BEGIN, END, figures
 
 SIZE = 64
 

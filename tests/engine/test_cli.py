@@ -59,12 +59,15 @@ def test_stylize_saves_the_image_frames_and_report(pair, tmp_path):
         (["{content}", "{style}", "--epochs", "0"], "epochs must be at least 1"),
         (["{content}", "{style}", "--backbone", "vgg19", "--weights", "offline"], "VGG16"),
         (["{missing}", "{style}"], "cannot read"),
+        (["{strip}", "{style}", "--size", "512"], "is 2000x40 px (50:1); at 512 px its shorter"),
     ],
 )
 def test_bad_input_exits_non_zero_with_one_line(pair, tmp_path, args, message):
     (tmp_path / "notes.txt").write_text("hello")
+    Image.new("RGB", (2000, 40)).save(tmp_path / "strip.png")
     paths = {"content": pair / "content.png", "style": pair / "style.png",
-             "notes": tmp_path / "notes.txt", "missing": tmp_path / "missing.jpg"}
+             "notes": tmp_path / "notes.txt", "missing": tmp_path / "missing.jpg",
+             "strip": tmp_path / "strip.png"}
     result = nst("stylize", *[a.format(**paths) for a in args], "--weights",
                  "offline" if "--weights" not in args else args[-1], cwd=tmp_path)
     assert result.returncode == 2

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from infra_files import VENV_BIN
-from service.stack import SeaweedFS, free_ports, stop_process, wait_for_http
+from devstack.processes import free_ports, stop_process, wait_for_http
+from devstack.seaweedfs import SeaweedFS
 
 # What cannot be as in the image here: no ImageNet download (the offline VGG16 instead), loopback
 # only, a tiny warm-up on two shared CPU cores.
@@ -33,10 +34,7 @@ def running_image_command(command: list[str], image_env: dict[str, str], storage
     env = {
         **inherited, **image_env, **LOCAL_OVERRIDES, "PORT": str(port),
         "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
-        "KERAS_HOME": str(workdir / "keras"),
-        "NST_S3_ENDPOINT": storage.endpoint, "NST_S3_BUCKET": storage.bucket,
-        "NST_S3_REGION": storage.region, "AWS_ACCESS_KEY_ID": storage.access_key,
-        "AWS_SECRET_ACCESS_KEY": storage.secret_key,
+        "KERAS_HOME": str(workdir / "keras"), **storage.service_env(),
     }
     log_path = workdir / "service.log"
     with open(log_path, "wb") as log:

@@ -130,7 +130,7 @@ def test_install_runs_make_installs_steps_in_order_with_only_the_runtime_extra()
     make_steps = _steps(recipe)
     image_steps = _steps(" ".join(instructions("RUN", "build")))
     assert [s for _, s, _ in make_steps] == [s for _, s, _ in image_steps]
-    assert dict((s, e) for _, s, e in make_steps)["project"] == "[dev,web]"
+    assert dict((s, e) for _, s, e in make_steps)["project"] == "[dev]"  # dev pulls in web
     # `.[gpu]` by default, plain `.` with EXTRA empty (the CPU image): never the dev or web extras.
     assert dict((s, e) for _, s, e in image_steps)["project"] == "${EXTRA:+[${EXTRA}]}"
     assert dockerfile_args()["EXTRA"] == "gpu" and "gpu" in pyproject()["project"]["optional-dependencies"]
@@ -149,8 +149,7 @@ def test_the_build_copies_everything_the_package_build_needs():
 def test_dockerignore_keeps_the_venv_data_and_tests_out_of_the_context():
     for path in (".venv/bin/python", ".git/HEAD", ".data/s3/x", "tests/infra/test_dockerfile.py",
                  "artifacts/web/x.png", "service/__pycache__/app.cpython-311.pyc", "Makefile",
-                 "web/assets/nst.css", "service/bench/report.py", "service/stack.py",
-                 "service/cpu_image.py"):
+                 "web/assets/nst.css", "bench/report.py", "devstack/cpu_image.py"):
         assert not in_build_context(path), path
     for path in ("pyproject.toml", "README.md", "service/app.py", "service/engine/loop.py"):
         assert in_build_context(path), path

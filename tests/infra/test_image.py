@@ -22,7 +22,8 @@ from PIL import Image
 from websockets.sync.client import connect
 
 from infra_files import ROOT, dockerfile_args
-from service import cpu_image, protocol
+from devstack import cpu_image
+from service import protocol
 
 pytestmark = [pytest.mark.image, pytest.mark.timeout(1800)]
 
@@ -79,8 +80,7 @@ def test_the_image_runs_as_its_numeric_non_root_user(image, image_root):
 def test_the_image_holds_the_service_and_no_tests_benchmark_web_app_or_dev_tools(image_root):
     (site,) = image_root.glob("opt/venv/lib/python3*/site-packages")
     assert (site / "service" / "server.py").is_file()
-    for path in ("web", "tests", "bench", "service/bench", "service/stack.py",
-                 "service/cpu_image.py", "dash"):
+    for path in ("web", "tests", "bench", "devstack", "dash"):
         assert not (site / path).exists(), f"{path} is in the image"
     assert not (image_root / "src").exists(), "the build stage's sources are in the image"
     installed = {Requirement(path.name.split("-")[0]).name.lower().replace("_", "-")
@@ -97,7 +97,7 @@ def test_the_image_is_the_size_of_its_runtime(image):
 
 def test_the_images_command_serves_a_job_as_its_user_and_stores_it(image, image_root,
                                                                      s3_server, s3, tmp_path):
-    env = {**SERVICE_ENV, **cpu_image.storage_env(s3_server)}
+    env = {**SERVICE_ENV, **s3_server.service_env()}
     log_path = tmp_path / "service.log"
     with cpu_image.serving(image_root, image, env, log_path) as served:
         with urllib.request.urlopen(served.http_url + "/readyz", timeout=10) as response:

@@ -8,7 +8,7 @@ import sys
 
 from ws_jobs import PNG_MAGIC, ROOT, get_json, http_get, image_size, wait_until
 
-from service.stack import free_ports
+from devstack.processes import free_ports
 
 
 def _nst_client(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

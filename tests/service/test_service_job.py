@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 
-from service.engine.params import DEFAULT_LOSS_WEIGHTS
+from service.engine.params import StyleParams
 from ws_jobs import (PNG_MAGIC, decode_data_uri, get_json, http_get, image_size, open_socket,
                      receive, receive_until, run_job, start)
 
@@ -41,8 +41,8 @@ def test_a_job_streams_one_frame_per_epoch_then_stores_the_result(service_server
     assert [entry["epoch"] for entry in metadata["losses"]] == [1, 2, 3]
     assert metadata["losses"][-1]["total"] == frames[-1]["losses"]["total"]
     assert metadata["params"]["epochs"] == 3
-    defaults = DEFAULT_LOSS_WEIGHTS[accepted["model"]["backbone"]]
-    assert metadata["params"]["tv_weight"] == defaults["tv_weight"]
+    assert set(metadata["params"]) == set(StyleParams().as_dict())  # every knob, as it ran
+    assert metadata["params"]["tv_weight"] == StyleParams().tv_weight
     assert metadata["model"] == accepted["model"]
     assert set(metadata["timings"]) >= {"queued_s", "stylize_s", "total_s"}
     assert set(metadata["versions"]) >= {"nst", "tensorflow", "python"}

@@ -1,4 +1,5 @@
-"""docs/protocol.md shows every message, and every example there is what the models accept."""
+"""docs/protocol.md shows every message, and every example there is what the models accept; it and
+the README show every job parameter of the schema (service/engine/params.py) with its default."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import typing
 from ws_jobs import ROOT
 
 from service import protocol
+from service.engine.params import KNOBS
 
 DOC = ROOT / "docs" / "protocol.md"
 
@@ -40,3 +42,23 @@ def test_the_results_example_has_the_shape_the_gallery_reads():
     results = next(example for example in _examples() if "results" in example)["results"]
     assert set(results[0]) >= {"job_id", "status", "created_at", "finished_at", "params", "model",
                                "size", "url", "thumbnail_url"}
+
+
+def test_the_start_table_and_example_show_every_knob_with_its_default():
+    text = DOC.read_text()
+    start = next(example for example in _examples() if example.get("type") == "start")
+    for knob in KNOBS:
+        row = next((line for line in text.splitlines() if line.startswith(f"| `{knob.name}` |")),
+                   None)
+        assert row is not None, f"docs/protocol.md's start table has no row for {knob.name}"
+        assert knob.default is None or knob.default_text in row, row
+        assert knob.name in start
+
+
+def test_the_readme_option_table_shows_every_knob_with_its_default():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    for knob in KNOBS:
+        row = next((line for line in lines if line.startswith(f"| `{knob.option}` |")), None)
+        assert row is not None, f"README.md's option table has no row for {knob.option}"
+        default = row.split("|")[2].strip()
+        assert default == (knob.default_text if knob.default is not None else "the optimiser's")

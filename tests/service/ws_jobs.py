@@ -1,4 +1,4 @@
-"""Helpers for the service tests: small real pictures, a protocol-v1 client on real sockets, HTTP.
+"""Helpers for the service tests: small real pictures, raw protocol-v1 sockets, HTTP.
 
 Every message a helper receives is validated against service.protocol, so each test also checks
 that the server speaks the protocol it documents.
@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image
 from websockets.sync.client import ClientConnection, connect
 
-from service import protocol
+from service import job_client, protocol
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT.parent / "shared" / "samples"
@@ -73,10 +73,14 @@ def receive_until(socket: ClientConnection, types: tuple[str, ...] = ("done", "e
 
 def run_job(url: str, content: bytes, style: bytes, timeout_s: float = 120.0,
             **fields) -> list[dict]:
-    """One job on a fresh connection: every message through `done` or `error`."""
-    with open_socket(url) as socket:
-        socket.send(start(content, style, **fields))
-        return receive_until(socket, timeout_s=timeout_s)
+    """One job through the service's own client (service.job_client): every message, as JSON,
+    through `done` or `error`."""
+    messages: list[dict] = []
+    job_client.run_job(url, protocol.Start(type="start", content=b64(content), style=b64(style),
+                                           **fields),
+                       lambda message: messages.append(message.model_dump(mode="json")),
+                       timeout_s=timeout_s)
+    return messages
 
 
 def decode_data_uri(uri: str) -> tuple[str, bytes]:

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service.stack import free_ports, stop_process, wait_for_http
+from devstack.processes import free_ports, stop_process, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT.parent / "shared" / "samples"

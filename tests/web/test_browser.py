@@ -13,7 +13,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from service.stack import free_ports
+from devstack.processes import free_ports
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STOPPED_EARLY = re.compile(r"Stopped after epoch \d+ of 30")
@@ -220,7 +220,7 @@ def test_a_service_refusal_is_shown_and_the_page_recovers(page, web, files, arti
 
     # Start works again; and a weight moved on its logarithmic slider is what the job uses.
     upload(page, "content", files.content)
-    page.click("text=Advanced: loss weights, start, seed")
+    page.click("text=Advanced: loss weights, start, optimiser")
     expect(page.locator("#style-weight-value")).to_have_text("1 (default)")
     thumb = page.locator("#style-weight [role=slider]")
     thumb.focus()
@@ -231,7 +231,8 @@ def test_a_service_refusal_is_shown_and_the_page_recovers(page, web, files, arti
     wait_phase(page, "done")
     expect(status_alert(page)).to_be_hidden()
     expect(page.locator("#params-used")).to_contain_text("1 epoch × 2 steps")
-    expect(page.locator("#params-used")).to_contain_text("style 0.1, content default, tv default")
+    expect(page.locator("#params-used")).to_contain_text(
+        "style weight 0.1 · content weight default · total variation weight default")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from service.engine.params import DEFAULT_LOSS_WEIGHTS
+from service.engine.params import KNOBS
 from web import layout
 from web.app import create_app
 from web.settings import WebSettings
@@ -13,7 +13,7 @@ from web.settings import WebSettings
 
 def settings(monkeypatch, **env: str) -> WebSettings:
     for name in ("NST_WEB_HOST", "WEB_PORT", "NST_WEB_PORT", "NST_SERVICE_URL", "NST_API_KEY",
-                 "NST_MAX_EPOCHS", "NST_BACKBONE"):
+                 "NST_MAX_EPOCHS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -49,14 +49,41 @@ def test_a_service_url_that_is_not_a_websocket_is_refused(monkeypatch):
 
 
 def test_every_default_weight_is_marked_inside_its_slider():
-    for weights in DEFAULT_LOSS_WEIGHTS.values():
-        for name, value in weights.items():
-            marks = layout.weight_marks(name, value)
-            default = [position for position, mark in marks.items()
-                       if isinstance(mark, dict) and mark["label"] == "default"]
-            low, high = layout.WEIGHT_RANGES[name]
-            assert len(default) == 1 and low <= default[0] <= high
-            assert 10 ** default[0] == pytest.approx(value, rel=1e-3)
+    weights = [knob for knob in KNOBS if layout.control_kind(knob) == "log"]
+    assert {knob.name for knob in weights} >= {"style_weight", "content_weight", "tv_weight"}
+    for knob in weights:
+        marks = layout.log_marks(knob)
+        default = [position for position, mark in marks.items()
+                   if isinstance(mark, dict) and mark["label"] == "default"]
+        low, high = knob.ui_range
+        assert len(default) == 1 and low <= 10 ** default[0] <= high
+        assert 10 ** default[0] == pytest.approx(knob.default, rel=1e-3)
+
+
+def test_the_page_has_a_control_for_every_knob_and_tells_the_browser_how_to_send_it(monkeypatch):
+    web = settings(monkeypatch, NST_MAX_EPOCHS="7")
+    config = layout.page_config(web)
+    assert list(config["knobs"]) == [knob.name for knob in KNOBS]
+    controls = _components_by_id(layout.build_layout(web))
+    for knob in KNOBS:
+        assert str(layout.knob_id(knob)) in controls, knob.name
+    epochs = config["knobs"]["epochs"]
+    assert (epochs["control"], epochs["whole"], epochs["default"]) == ("slider", True, 20)
+    epochs_slider = controls[str(layout.knob_id(KNOBS[0]))]
+    assert (epochs_slider.max, epochs_slider.value) == (7, 7)  # the service's limit caps both
+    tv = config["knobs"]["tv_weight"]
+    assert tv["control"] == "log" and 10 ** tv["default"] == pytest.approx(0.3, rel=1e-3)
+
+
+def _components_by_id(component) -> dict:
+    found = {}
+    if getattr(component, "id", None) is not None:
+        found[str(component.id)] = component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            found.update(_components_by_id(child))
+    return found
 
 
 def test_the_page_is_told_the_socket_url_and_the_upload_limit(monkeypatch):

@@ -16,7 +16,6 @@
         {name: "JPEG", test: (b) => b.startsWith("\xff\xd8\xff")},
         {name: "WebP", test: (b) => b.startsWith("RIFF") && b.slice(8, 12) === "WEBP"},
     ];
-    const WEIGHTS = ["style_weight", "content_weight", "tv_weight"];
     const PHASE_BADGES = {
         idle: ["idle", "secondary"], connecting: ["connecting", "info"],
         queued: ["queued", "warning"], running: ["painting", "primary"],
@@ -37,7 +36,6 @@
     // The job this page follows. Plain state of the page, not Dash props: frames go straight to
     // the DOM through set_props, and the loss history only grows by one point per frame.
     let job = {phase: "idle"};
-    let defaultsBackbone = null;
 
     const set = (id, props) => window.dash_clientside.set_props(id, props);
 
@@ -136,33 +134,36 @@
         return isDefault ? `${number} (default)` : `${number}`;
     }
 
-    function resetWeights(_clicks, ...marks) {
-        return marks.map(defaultOf);
+    function resetAdvanced(_clicks, ids, config) {
+        return ids.map((id) => config.knobs[id.name].default);
     }
 
-    // A weight left on its default mark is sent as null, so the service applies its own model's
-    // default even when the page guessed the backbone wrong.
-    function weightValue(value, marks) {
-        if (value === null || value === undefined) return null;
-        if (Math.abs(value - defaultOf(marks)) < 1e-6) return null;
-        return Number(Math.pow(10, value).toPrecision(3));
+    // The job's settings as one object keyed by knob name, as the `start` message carries them.
+    // A weight left on its default and an empty number are sent as null: the service's default.
+    function knobSettings(values, ids, config) {
+        const settings = {};
+        ids.forEach((id, index) => {
+            const knob = config.knobs[id.name];
+            settings[id.name] = knobValue(values[index], knob);
+        });
+        return settings;
     }
 
-    function followBackbone(backbone, config) {
-        if (!backbone || backbone === defaultsBackbone || !config.weight_marks[backbone]) return;
-        defaultsBackbone = backbone;
-        for (const name of WEIGHTS) {
-            const id = name.replace("_", "-");
-            const marks = config.weight_marks[backbone][name];
-            const untouched = job.params && job.params[name] === null;
-            set(id, untouched ? {marks: marks, value: defaultOf(marks)} : {marks: marks});
+    function knobValue(value, knob) {
+        if (value === null || value === undefined || value === "") return null;
+        if (knob.control === "log") {
+            if (Math.abs(value - knob.default) < 1e-6) return null;
+            return Number(Math.pow(10, value).toPrecision(3));
         }
+        if (knob.control === "choice") return value;
+        const number = Number(value);
+        if (!Number.isFinite(number)) return null;
+        return knob.whole ? Math.round(number) : number;
     }
 
     // Start and cancel ---------------------------------------------------------------------------
 
-    function start(_clicks, content, style, epochs, steps, size, styleW, contentW, tvW, init, seed,
-                   config) {
+    function start(_clicks, content, style, values, ids, config) {
         const noUpdate = window.dash_clientside.no_update;
         if (ACTIVE.has(job.phase)) return noUpdate;
         if (!content || !style) {
@@ -170,15 +171,7 @@
                    : !content ? "Add a photo first." : "Add a painting first.", "warning");
             return noUpdate;
         }
-        const weights = {
-            style_weight: weightValue(styleW, currentMarks("style_weight", config)),
-            content_weight: weightValue(contentW, currentMarks("content_weight", config)),
-            tv_weight: weightValue(tvW, currentMarks("tv_weight", config)),
-        };
-        const params = Object.assign({
-            epochs: Math.round(epochs), steps_per_epoch: Math.round(steps), size: Math.round(size),
-            init: init || "content", seed: Math.max(0, Math.round(Number(seed) || 0)),
-        }, weights);
+        const params = knobSettings(values, ids, config);
         job = {
             phase: "connecting",
             message: JSON.stringify(Object.assign({type: "start", content, style}, params)),
@@ -196,10 +189,6 @@
         set("ws", {url: null, send: null});
         setTimeout(() => set("ws", {url: config.socket_url}), 30);
         return phase("connecting");
-    }
-
-    function currentMarks(name, config) {
-        return config.weight_marks[defaultsBackbone || config.backbone][name];
     }
 
     function cancel() {
@@ -265,14 +254,13 @@
     }
 
     const HANDLERS = {
-        accepted(msg, config) {
+        accepted(msg) {
             job.id = msg.job_id;
             job.epochs = msg.epochs;
             job.totalSteps = msg.total_steps;
             job.outputSize = msg.output_size;
             job.model = msg.model;
             set("model-info", {children: `model: ${msg.model.backbone} · ${msg.model.weights} weights`});
-            followBackbone(msg.model.backbone, config);
             progress(0, job.totalSteps, `Epoch 0/${msg.epochs} · step 0/${msg.total_steps} · ` +
                      `${msg.output_size.width}×${msg.output_size.height} px`);
             return queued(msg.position);
@@ -304,7 +292,7 @@
             set("frame-box", {className: "frame-box has-frame is-final"});
             set("download-button", {href: url, download: `nst-${msg.job_id}.png`});
             set("job-id", {children: msg.job_id});
-            set("params-used", {children: paramsText(msg)});
+            set("params-used", {children: paramsText(config)});
             set("storage-note", {children: msg.stored ? "" :
                 `Not saved to storage (${msg.storage_error || "unknown reason"}): ` +
                 "download it now, it will not be in the gallery."});
@@ -390,21 +378,20 @@
         return base;
     }
 
-    function paramsText(msg) {
+    function paramsText(config) {
         const p = job.params || {};
         const size = job.outputSize ? `${job.outputSize.width}×${job.outputSize.height} px` : `${p.size} px`;
-        const weights = WEIGHTS.map((name) => {
-            const label = name.replace("_weight", "");
-            return `${label} ${p[name] === null ? "default" : p[name]}`;
-        }).join(", ");
+        const advanced = Object.entries(config.knobs)
+            .filter(([, knob]) => knob.control !== "slider")
+            .map(([name, knob]) => `${knob.label} ${p[name] === null ? "default" : p[name]}`);
         const model = job.model ? `${job.model.backbone} (${job.model.weights})` : "";
         return [
-            `${plural(p.epochs, "epoch")} × ${plural(p.steps_per_epoch, "step")}`, size, `init ${p.init}`,
-            `seed ${p.seed}`, `weights: ${weights}`, model,
+            `${plural(p.epochs, "epoch")} × ${plural(p.steps_per_epoch, "step")}`, size,
+            ...advanced, model,
         ].filter(Boolean).join(" · ");
     }
 
     window.dash_clientside = Object.assign({}, window.dash_clientside, {
-        nst: {readUpload, weightLabel, resetWeights, start, cancel, socketState, socketMessage},
+        nst: {readUpload, weightLabel, resetAdvanced, start, cancel, socketState, socketMessage},
     });
 })();

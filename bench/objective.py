@@ -1,4 +1,4 @@
-"""The one judge of time to quality: nst's default loss for the backbone and weights in use.
+"""The one judge of time to quality: nst's default loss, on the network in use.
 
 Both sides of the benchmark are scored by this function, never by the loss they report, so the
 comparison is between optimisers, schedules and implementations, not between objectives.
@@ -24,8 +24,8 @@ class Objective:
     must have the content's shape (smaller ones, e.g. from a coarse-to-fine schedule, are resized).
     """
 
-    def __init__(self, vgg, backbone: str, content: np.ndarray, style: np.ndarray) -> None:
-        params = StyleParams().resolved(backbone)
+    def __init__(self, vgg, content: np.ndarray, style: np.ndarray) -> None:
+        params = StyleParams()
         self.weights = (params.style_weight, params.content_weight, params.tv_weight)
         self.extractor = truncate(vgg, STYLE_LAYERS + CONTENT_LAYERS)
         self.shape = content.shape

@@ -66,7 +66,7 @@ def measure_time_to_quality(model: BenchModel, content: np.ndarray, style: np.nd
                             size: int, reference_epochs: int, reference_steps: int
                             ) -> TimeToQuality:
     """`content` and `style` already at `size`."""
-    objective = Objective(model.vgg, model.backbone, content, style)
+    objective = Objective(model.vgg, content, style)
     reference = Reference(objective.loss, content)
     params = model.engine.resolved(StyleParams(size=size))
     _warm(model, content, style, params)

@@ -1,10 +1,4 @@
-"""`nst bench`: the engine against the TensorFlow tutorial's code, and the service's costs.
-
-Figures, one module each: step speed (step_speed.py, against reference.py), time to quality
-(quality.py, judged by objective.py), the arithmetic floor (flops.py), cold start (cold_start.py),
-streaming overhead (streaming.py) and memory (memory.py), the last three on a real `nst serve`
-(live_service.py). report.py prints the table and writes docs/benchmarks.md.
-"""
+"""One benchmark run: every figure measured in turn, a failure recorded and the rest still run."""
 
 from __future__ import annotations
 
@@ -16,7 +10,6 @@ import time
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 
 from service.engine import Engine, StyleParams
 from service.engine.images import encode_png
@@ -37,14 +30,14 @@ from .streaming import measure_streaming
 
 
 def main(args: argparse.Namespace) -> int:
-    """What `nst bench [--quick]` runs. Options the CLI does not have yet are read if present."""
-    config = QUICK if getattr(args, "quick", False) else FULL
+    """What `python -m bench [--quick]` runs."""
+    config = QUICK if args.quick else FULL
     overrides = {name: getattr(args, name) for name in ("samples", "output", "backbones")
-                 if getattr(args, name, None) is not None}
+                 if getattr(args, name) is not None}
     if "output" in overrides:  # the images go beside it, not over the committed ones
         overrides["images"] = overrides["output"].parent
     config = dataclasses.replace(config, command=_command_line(), **overrides)
-    if getattr(args, "size", None):
+    if args.size:
         config = config.at_size(args.size)
     results = run(config)
     return 1 if results.failures else 0
@@ -62,21 +55,7 @@ def run(config: BenchConfig) -> report.Results:
             "random weights: ImageNet VGG19 weights cannot be downloaded on this machine; "
             "a step costs the same whatever the weights hold.")
 
-    for size in config.speed_sizes:
-        for backbone, model in models.items():
-            if (backbone, size) in config.speed_skipped:
-                continue
-
-            def step_speed(model=model, size=size) -> None:
-                speed = measure_step_speed(model, *samples.at(size), size, config.speed_rounds,
-                                           config.speed_epochs, config.speed_steps)
-                results.step_speeds.append(speed)
-                results.floors.append(Floor(
-                    speed.model, speed.backbone, size,
-                    conv_flops_per_step(speed.backbone, *speed.shape),
-                    speed.nst_s, speed.reference_s, model.engine.model.precision))
-
-            _attempt(results, f"step speed {backbone} {size} px", step_speed)
+    _measure_step_speeds(config, results, samples, models)
 
     def quality() -> None:
         results.quality = measure_time_to_quality(
@@ -101,6 +80,26 @@ def run(config: BenchConfig) -> report.Results:
     report.write_document(config.output, generated)
     _say(f"wrote {config.output}")
     return results
+
+
+def _measure_step_speeds(config: BenchConfig, results: report.Results, samples: Samples,
+                         models: dict[str, BenchModel]) -> None:
+    """Step speed, and the arithmetic floor beside it, per size and backbone."""
+    for size in config.speed_sizes:
+        for backbone, model in models.items():
+            if (backbone, size) in config.speed_skipped:
+                continue
+
+            def step_speed(model=model, size=size) -> None:
+                speed = measure_step_speed(model, *samples.at(size), size, config.speed_rounds,
+                                           config.speed_epochs, config.speed_steps)
+                results.step_speeds.append(speed)
+                results.floors.append(Floor(
+                    speed.model, speed.backbone, size,
+                    conv_flops_per_step(speed.backbone, *speed.shape),
+                    speed.nst_s, speed.reference_s, model.engine.model.precision))
+
+            _attempt(results, f"step speed {backbone} {size} px", step_speed)
 
 
 def _measure_service(config: BenchConfig, results: report.Results, samples: Samples,
@@ -148,10 +147,7 @@ def _attempt(results: report.Results, name: str, measure: Callable[[], None]) ->
 
 
 def _command_line() -> str:
-    program = Path(sys.argv[0]).name
-    if program == "__main__.py":
-        return shlex.join([Path(sys.executable).name, "-m", "service.bench", *sys.argv[1:]])
-    return shlex.join([program, *sys.argv[1:]])
+    return shlex.join(["python", "-m", "bench", *sys.argv[1:]])
 
 
 def _say(message: str) -> None:

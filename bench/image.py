@@ -1,7 +1,7 @@
 """The CPU image (Dockerfile.gpu on Debian bookworm, offline weights): its size, and `nst serve`
 inside it from process start to the first `/readyz` 200, beside the same figure outside it.
 
-Builds the image first (service/cpu_image.py: root, podman and debootstrap; cached steps are
+Builds the image first (devstack/cpu_image.py: root, podman and debootstrap; cached steps are
 reused), so the figures are the current Dockerfile's and code's.
 """
 
@@ -11,8 +11,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from service import cpu_image
-from service.stack import SeaweedFS, free_ports
+from devstack import cpu_image
+from devstack.processes import free_ports
+from devstack.seaweedfs import SeaweedFS
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ def measure_image(service_env: dict[str, str]) -> ImageFigures:
     with tempfile.TemporaryDirectory(prefix="nst-bench-image-") as directory:
         (s3_port,) = free_ports(1)
         storage = SeaweedFS(directory=Path(directory) / "seaweedfs", s3_port=s3_port).start()
-        env = {**service_env, **cpu_image.storage_env(storage), "CUDA_VISIBLE_DEVICES": ""}
+        env = {**service_env, **storage.service_env(), "CUDA_VISIBLE_DEVICES": ""}
         try:
             with cpu_image.mounted(config.image_id) as root, cpu_image.serving(
                     root, config, env, Path(directory) / "service.log") as served:

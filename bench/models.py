@@ -1,8 +1,8 @@
 """The networks both sides run: the engine, and a float32 VGG with the same weights.
 
-ImageNet weights are used where Keras has them cached (or can download them). Where it cannot,
-as on nst's development machine, VGG16 takes the offline weights and VGG19 random weights: speed
-does not depend on weight values, and the table says which weights each row used. The engine
+ImageNet weights are used where Keras has them cached (or can download them); without them VGG16
+takes the offline weights and VGG19 random weights: speed does not depend on weight values, and
+the table says which weights each row used. The engine
 computes in its default precision (bfloat16 where the hardware has it); the reference, like the
 tutorial, in float32.
 """

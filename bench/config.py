@@ -6,14 +6,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT.parent / "shared" / "samples"
 
 
 @dataclass(frozen=True)
 class BenchConfig:
     quick: bool = False
-    command: str = "nst bench"
+    command: str = "make bench"
     samples: Path = SAMPLES
     content: str = "tubingen.jpg"
     style: str = "starry_night.jpg"
@@ -63,7 +63,7 @@ FULL = BenchConfig()
 # steps, no VGG19 row at 512 px. Written beside the full run's document, never over it.
 QUICK = BenchConfig(
     quick=True,
-    command="nst bench --quick",
+    command="python -m bench --quick",
     output=ROOT / "artifacts" / "benchmarks-quick.md",
     images=ROOT / "artifacts",
     speed_skipped=(("vgg19", 512),),

@@ -1,7 +1,7 @@
 """The CPU image of Dockerfile.gpu, built and started on a machine where containers cannot run.
 
-Development tooling, like stack.py, and kept out of the image by .dockerignore: `make image-test`
-(tests/infra/test_image.py) and the benchmark use it. Podman builds the image (`--isolation
+Development tooling beside the package: `make image-test` (tests/infra/test_image.py) and the
+benchmark use it. Podman builds the image (`--isolation
 chroot`) on Debian bookworm made by debootstrap. `podman run` fails here (no cgroups, no
 setrlimit), so the image's own command is started from `podman image mount` with chroot, as the
 image's USER, in a private mount namespace: the image's files read-only, a fresh /tmp, the host's
@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .stack import SeaweedFS, free_ports, stop_process
+from .processes import free_ports, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile.gpu"
@@ -221,12 +221,6 @@ def command_as_image_user(root: Path, config: ImageConfig, env: dict[str, str],
               *(command or config.command)]
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
             f'{mounts} && exec "$@"', "sh", "chroot", str(root), *inside]
-
-
-def storage_env(storage: SeaweedFS) -> dict[str, str]:
-    return {"NST_S3_ENDPOINT": storage.endpoint, "NST_S3_BUCKET": storage.bucket,
-            "NST_S3_REGION": storage.region, "AWS_ACCESS_KEY_ID": storage.access_key,
-            "AWS_SECRET_ACCESS_KEY": storage.secret_key}
 
 
 @dataclass(frozen=True)

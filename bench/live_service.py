@@ -13,12 +13,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+from devstack.processes import free_ports, stop_process, wait_for_http
+from devstack.seaweedfs import SeaweedFS
 from service.engine import ModelInfo
-from service.stack import SeaweedFS, free_ports, stop_process
 
 READY_TIMEOUT_S = 600
 POLL_S = 0.1
@@ -64,11 +63,8 @@ class LiveService:
         (s3_port, self.port) = free_ports(2)
         self.storage = SeaweedFS(directory=self.directory / "seaweedfs", s3_port=s3_port).start()
         env = {
-            **os.environ, **self.extra_env,
+            **os.environ, **self.extra_env, **self.storage.service_env(),
             "PORT": str(self.port), "NST_HOST": "127.0.0.1", "NST_LOG_LEVEL": "warning",
-            "NST_S3_ENDPOINT": self.storage.endpoint, "NST_S3_BUCKET": self.storage.bucket,
-            "AWS_ACCESS_KEY_ID": self.storage.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.storage.secret_key,
         }
         env.pop("NST_API_KEY", None)
         log = open(self.directory / "service.log", "wb")
@@ -77,26 +73,18 @@ class LiveService:
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         start_new_session=True)
         log.close()
-        self._wait_ready(started)
+        self._wait_ready()
         self.ready_s = time.perf_counter() - started
 
-    def _wait_ready(self, started: float) -> None:
+    def _wait_ready(self) -> None:
         url = f"http://127.0.0.1:{self.port}/readyz"
-        while time.perf_counter() - started < READY_TIMEOUT_S:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"nst serve exited with {self.process.returncode}:\n"
-                                   + self.log_tail())
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        model = json.load(response)["model"]
-                        self.model = ModelInfo(model["backbone"], model["weights"],
-                                               model.get("precision", "float32"))
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(POLL_S)
-        raise RuntimeError(f"nst serve was not ready in {READY_TIMEOUT_S} s:\n" + self.log_tail())
+        try:
+            body = wait_for_http(url, self.process, READY_TIMEOUT_S, "nst serve", interval_s=POLL_S)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}:\n{self.log_tail()}") from None
+        model = json.loads(body)["model"]
+        self.model = ModelInfo(model["backbone"], model["weights"],
+                               model.get("precision", "float32"))
 
     def log_tail(self, lines: int = 20) -> str:
         path = self.directory / "service.log"

@@ -1,4 +1,4 @@
-"""`make run` (python -m service.stack) as a new user meets it: up, a client job, Ctrl+C."""
+"""`make run` (python -m devstack) as a new user meets it: up, a client job, Ctrl+C."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 
 from ws_jobs import PNG_MAGIC, ROOT, get_json, image_size, wait_until
 
-from service.stack import free_ports, port_is_free
+from devstack.processes import free_ports, port_is_free
 
 
 def test_the_stack_serves_a_client_job_and_stops_cleanly_on_ctrl_c(tmp_path, pictures):
@@ -22,7 +22,7 @@ def test_the_stack_serves_a_client_job_and_stops_cleanly_on_ctrl_c(tmp_path, pic
     }
     output = tmp_path / "stack.log"
     with open(output, "wb") as log:
-        stack = subprocess.Popen([sys.executable, "-m", "service.stack"], cwd=ROOT, env=env,
+        stack = subprocess.Popen([sys.executable, "-m", "devstack"], cwd=ROOT, env=env,
                                  stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         up = wait_until(lambda: "nst stack is up" in output.read_text() or stack.poll() is not None,

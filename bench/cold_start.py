@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.stack import stop_process
+from devstack.processes import stop_process
 
 from .live_service import nst_command
 

@@ -1,6 +1,6 @@
 """Streaming overhead: one job through the service over a real WebSocket, and on the bare engine.
 
-The service side is timed by the client, from sending `start` to receiving `done`: it includes
+The service side is timed by the client, from connecting to receiving `done`: it includes
 sending and decoding the images, a JPEG frame per epoch, storing the result in SeaweedFS, and the
 socket. The bare side is `Engine.stylize` on the decoded images in this process. One untimed job
 warms each side (tracing for this image size), then rounds alternate which side goes first.
@@ -9,16 +9,15 @@ warms each side (tracing for this image size), then rounds alternate which side 
 from __future__ import annotations
 
 import base64
-import json
 import statistics
 import time
 from dataclasses import dataclass
 
 import numpy as np
-from websockets.sync.client import connect
 
 from service.engine import Engine, StyleParams
-from service.protocol import Start
+from service.job_client import run_job
+from service.protocol import Error, FrameMessage, Start
 
 JOB_TIMEOUT_S = 1800
 
@@ -61,21 +60,14 @@ def run_service_job(url: str, content: bytes, style: bytes,
     start = Start(type="start", content=base64.b64encode(content).decode(),
                   style=base64.b64encode(style).decode(), epochs=params.epochs,
                   steps_per_epoch=params.steps_per_epoch, size=params.size)
-    deadline = time.monotonic() + JOB_TIMEOUT_S
-    engine_s = float("nan")
-    with connect(url, max_size=None, open_timeout=30) as websocket:
-        started = time.perf_counter()
-        websocket.send(start.model_dump_json())
-        while time.monotonic() < deadline:
-            text = websocket.recv(timeout=deadline - time.monotonic())
-            message = json.loads(text)
-            if message["type"] == "frame":
-                engine_s = message["elapsed_s"]
-            if message["type"] == "done":
-                return time.perf_counter() - started, engine_s
-            if message["type"] == "error":
-                raise RuntimeError(f"the service refused the benchmark job: {text[:300]}")
-    raise TimeoutError(f"the service job did not finish in {JOB_TIMEOUT_S} s")
+    frames: list[FrameMessage] = []
+    started = time.perf_counter()
+    last = run_job(url, start, lambda message: isinstance(message, FrameMessage)
+                   and frames.append(message), timeout_s=JOB_TIMEOUT_S)
+    wall_s = time.perf_counter() - started
+    if isinstance(last, Error):
+        raise RuntimeError(f"the service refused the benchmark job ({last.code}): {last.message}")
+    return wall_s, frames[-1].elapsed_s if frames else float("nan")
 
 
 def run_engine_job(engine: Engine, content: np.ndarray, style: np.ndarray,

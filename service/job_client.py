@@ -1,0 +1,68 @@
+"""Run one job on an nst service over its WebSocket: the one Python client of protocol v1.
+
+`nst client`, the benchmark and the tests all call `run_job`; what they show is up to their
+`on_message`. Connecting may raise websockets' InvalidURI or InvalidStatus, or OSError.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from . import protocol
+from .protocol import Cancel, Done, Error, Start
+
+CANCEL_WAIT_S = 60.0
+
+
+class ConnectionLost(Exception):
+    """The service closed the connection before the job ended."""
+
+
+def run_job(url: str, start: Start, on_message: Callable[[object], None] = lambda message: None,
+            *, token: str | None = None, timeout_s: float | None = None) -> Done | Error:
+    """Send `start`, pass every server message (validated) to `on_message`, and return the last
+    one: `done`, or the `error` that ended the job.
+
+    Ctrl+C sends `cancel` and waits (briefly) for the service to confirm before it propagates.
+    TimeoutError when `timeout_s` passes first; ConnectionLost when the socket closes first.
+    """
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    with connect(url, additional_headers=headers, max_size=None, open_timeout=15,
+                 user_agent_header="nst-client") as websocket:
+        try:
+            websocket.send(start.model_dump_json(exclude_none=True))
+            return _follow(websocket, on_message, deadline)
+        except KeyboardInterrupt:
+            _cancel(websocket)
+            raise
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else "none"
+            raise ConnectionLost("the service closed the connection before the job was done "
+                                 f"(code {code})") from None
+
+
+def _follow(websocket: ClientConnection, on_message: Callable[[object], None],
+            deadline: float | None) -> Done | Error:
+    while True:
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        message = protocol.server_message.validate_json(websocket.recv(timeout=timeout))
+        on_message(message)
+        if isinstance(message, (Done, Error)):
+            return message
+
+
+def _cancel(websocket: ClientConnection) -> None:
+    """Ask the service to stop the job and wait until it says it has (or a while passes)."""
+    try:
+        websocket.send(Cancel(type="cancel").model_dump_json())
+        while True:
+            raw = websocket.recv(timeout=CANCEL_WAIT_S)
+            if isinstance(protocol.server_message.validate_json(raw), (Error, Done)):
+                return
+    except (ConnectionClosed, TimeoutError, KeyboardInterrupt):
+        return

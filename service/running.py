@@ -1,0 +1,167 @@
+"""One job in its worker thread: run the engine, stream a frame per epoch, store the result.
+
+Whatever happens the client gets one last message: `done` (stored, or with the image inline when
+storage fails) or an `error`.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import platform
+from collections.abc import Callable
+from datetime import datetime
+from importlib import metadata as package_metadata
+
+import numpy as np
+from PIL import Image
+
+from . import protocol
+from .admission import JobRequest
+from .engine import Engine, EngineError, Frame
+from .engine.images import encode_jpeg, encode_png
+from .jobs import Job
+from .protocol import Done, Error, FrameMessage
+from .records import JobRecord
+from .storage import Storage, StorageError, iso, utc_now
+
+log = logging.getLogger("nst.service")
+
+FRAME_JPEG_QUALITY = 85
+THUMBNAIL_PX = 256
+
+
+class JobRunner:
+    """Runs admitted jobs on the engine and stores them; `engine` is read when a job starts."""
+
+    def __init__(self, engine: Callable[[], Engine], storage: Storage,
+                 storage_failed: Callable[[StorageError], None]) -> None:
+        self._engine = engine
+        self.storage = storage
+        self._storage_failed = storage_failed
+
+    def run(self, job: Job, request: JobRequest) -> None:
+        started = utc_now()
+        log.info("event=job_started job_id=%s queued_s=%.3f", job.id,
+                 (started - job.created_at).total_seconds())
+        try:
+            history = self._paint(job, request)
+        except EngineError as error:
+            log.warning("event=job_failed job_id=%s error=%r", job.id, str(error))
+            job.emit(Error(code="bad_request", message=str(error), job_id=job.id))
+            return
+        except Exception as error:  # noqa: BLE001 (the client gets one sentence, the log the trace)
+            log.exception("event=job_failed job_id=%s", job.id)
+            job.emit(Error(code="internal", job_id=job.id, message=(
+                f"the engine failed on job {job.id} ({type(error).__name__}); "
+                "the server log has details")))
+            return
+        if job.stop_reason == "cancelled":
+            log.info("event=job_cancelled job_id=%s while=running epochs_done=%d", job.id,
+                     len(history))
+            job.emit(Error(code="cancelled", message="the job was cancelled", job_id=job.id))
+        elif not history:
+            job.emit(Error(code="shutting_down", job_id=job.id, message=(
+                "the server shut down before the first epoch finished; submit the job again")))
+        else:
+            status: protocol.JobStatus = "interrupted" if job.stop_reason else "finished"
+            job.emit(self._store(job, request, status, started, history))
+
+    def _paint(self, job: Job, request: JobRequest) -> list[Frame]:
+        """Every epoch's frame, sent as it comes; stops early when the job is told to."""
+        history: list[Frame] = []
+        frames = self._engine().stylize(request.content.pixels, request.style.pixels,
+                                        request.params, stop=job.stop_flag)
+        try:
+            for frame in frames:
+                history.append(frame)
+                job.emit(_frame_message(job.id, frame), droppable=frame.epoch < frame.epochs)
+                if job.should_stop:
+                    break
+        finally:
+            frames.close()
+        return history
+
+    def _store(self, job: Job, request: JobRequest, status: protocol.JobStatus,
+               started: datetime, history: list[Frame]) -> Done:
+        last = history[-1]
+        png = encode_png(last.image)
+        record = self._record(job, request, status, started, history, len(png))
+        files = {
+            "result.png": (png, "image/png"),
+            "thumbnail.jpg": (_thumbnail(last.image), "image/jpeg"),
+            **{f"{name}.{image.extension}": (image.file, image.content_type)
+               for name, image in (("content", request.content), ("style", request.style))},
+        }
+        try:
+            result = self.storage.save_job(job.id, files, record.model_dump(mode="json"),
+                                           job.created_at)
+        except StorageError as error:
+            self._storage_failed(error)
+            log.error("event=job_not_stored job_id=%s status=%s error=%r", job.id, status,
+                      str(error))
+            return Done(job_id=job.id, status=status, elapsed_s=_since(job.created_at),
+                        stored=False, image=protocol.data_uri(png, "image/png"),
+                        storage_error=str(error))
+        elapsed_s = _since(job.created_at)
+        log.info("event=job_finished job_id=%s status=%s epochs_done=%d stylize_s=%.3f "
+                 "total_s=%.3f frames_dropped=%d", job.id, status, last.epoch, last.elapsed_s,
+                 elapsed_s, job.outbox.dropped)
+        return Done(job_id=job.id, status=status, elapsed_s=elapsed_s, stored=True, result=result)
+
+    def _record(self, job: Job, request: JobRequest, status: protocol.JobStatus,
+                started: datetime, history: list[Frame], png_bytes: int) -> JobRecord:
+        finished, last = utc_now(), history[-1]
+        key = self.storage.job_key
+        return JobRecord(
+            job_id=job.id, status=status, created_at=iso(job.created_at),
+            started_at=iso(started), finished_at=iso(finished),
+            params=request.params.as_dict(), model=self._engine().model.as_dict(),
+            size=protocol.OutputSize(width=request.width, height=request.height),
+            epochs_done=last.epoch, steps_done=last.step,
+            losses=[{"epoch": frame.epoch, "step": frame.step, **frame.losses,
+                     "elapsed_s": round(frame.elapsed_s, 3)} for frame in history],
+            timings={"queued_s": round((started - job.created_at).total_seconds(), 3),
+                     "stylize_s": round(last.elapsed_s, 3),
+                     "total_s": round((finished - job.created_at).total_seconds(), 3)},
+            versions=_versions(),
+            inputs={name: {"key": key(job.id, f"{name}.{image.extension}"),
+                           "content_type": image.content_type, "bytes": len(image.file),
+                           "width": int(image.pixels.shape[1]),
+                           "height": int(image.pixels.shape[0])}
+                    for name, image in (("content", request.content), ("style", request.style))},
+            result={"key": key(job.id, "result.png"), "bytes": png_bytes,
+                    "thumbnail_key": key(job.id, "thumbnail.jpg")},
+        )
+
+
+def _since(moment: datetime) -> float:
+    return round((utc_now() - moment).total_seconds(), 3)
+
+
+def _frame_message(job_id: str, frame: Frame) -> FrameMessage:
+    return FrameMessage(
+        job_id=job_id, epoch=frame.epoch, epochs=frame.epochs, step=frame.step,
+        total_steps=frame.total_steps, losses=protocol.Losses(**frame.losses),
+        elapsed_s=round(frame.elapsed_s, 3),
+        image=protocol.data_uri(encode_jpeg(frame.image, FRAME_JPEG_QUALITY), "image/jpeg"),
+    )
+
+
+def _thumbnail(image: np.ndarray) -> bytes:
+    picture = Image.fromarray(image)
+    picture.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def _versions() -> dict:
+    def version(package: str) -> str:
+        try:
+            return package_metadata.version(package)
+        except package_metadata.PackageNotFoundError:
+            return "unknown"
+
+    return {"nst": version("nst"), "tensorflow": version("tensorflow"),
+            "python": platform.python_version(), "protocol": protocol.VERSION}

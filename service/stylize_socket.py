@@ -1,0 +1,146 @@
+"""`/ws/stylize`: the socket loop. It parses, admits, queues and streams; nothing else.
+
+The engine and the storage calls run in worker threads (service/jobs.py, service/running.py), so
+the event loop always answers health checks and other sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from . import protocol
+from .admission import JobRequest, RequestError, admit
+from .auth import socket_refusal
+from .engine import StopSignal
+from .jobs import Job, JobManager, Outbox, QueueFull, ShuttingDown
+from .protocol import Accepted, Cancel, Error, Start
+from .readiness import Readiness
+from .running import JobRunner
+from .settings import Settings
+from .storage import utc_now
+
+log = logging.getLogger("nst.service")
+
+
+class StylizeSocket:
+    def __init__(self, settings: Settings, jobs: JobManager, readiness: Readiness,
+                 runner: JobRunner) -> None:
+        self.settings = settings
+        self.jobs = jobs
+        self.readiness = readiness
+        self.runner = runner
+
+    async def handle(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        refusal = socket_refusal(websocket, self.settings, self.jobs.accepting)
+        if refusal:
+            code, message, close_code = refusal
+            log.info("event=socket_refused code=%s origin=%r", code,
+                     websocket.headers.get("origin"))
+            await websocket.send_text(Error(code=code, message=message).model_dump_json())
+            await websocket.close(close_code)
+            return
+        outbox = Outbox()
+        pump = asyncio.create_task(_pump(outbox, websocket))
+        try:
+            await self._receive_loop(websocket, outbox)
+        finally:
+            pump.cancel()
+
+    async def _receive_loop(self, websocket: WebSocket, outbox: Outbox) -> None:
+        """Answer every message until the client goes; a client that goes cancels its job."""
+        job: Job | None = None
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                if message.get("text") is None:
+                    _reply(outbox, "bad_request",
+                           "send JSON text messages; binary ones are not part of protocol v1")
+                    continue
+                try:
+                    job = await self._on_message(message["text"], outbox, job)
+                except Exception:  # noqa: BLE001 (a bug must not take the connection down)
+                    log.exception("event=message_failed")
+                    _reply(outbox, "internal", "the server failed on this message; its log has "
+                           "the details")
+        except WebSocketDisconnect:
+            pass
+        finally:
+            if job is not None and job.active:
+                log.info("event=client_gone job_id=%s", job.id)
+                self.jobs.cancel(job, "cancelled")
+
+    async def _on_message(self, text: str, outbox: Outbox, job: Job | None) -> Job | None:
+        """Handle one client message; returns the connection's current job."""
+        try:
+            message = protocol.client_message.validate_json(text)
+        except ValidationError as error:
+            _reply(outbox, "bad_request", protocol.describe_validation_error(error))
+            return job
+        if isinstance(message, Cancel):
+            if job is None or not job.active:
+                _reply(outbox, "bad_request", "there is no job to cancel on this connection")
+            else:
+                self.jobs.cancel(job, "cancelled")
+            return job
+        if job is not None and job.active:
+            _reply(outbox, "bad_request", f"job {job.id} is still running on this connection; "
+                   "wait for 'done' or send 'cancel' first")
+            return job
+        return await self._start(message, outbox) or job
+
+    async def _start(self, start: Start, outbox: Outbox) -> Job | None:
+        if not self.readiness.ready:
+            _reply(outbox, "not_ready", "the model is still loading; try again in a few seconds")
+            return None
+        try:
+            request = await asyncio.to_thread(admit, start, self.settings, self.readiness.engine)
+        except RequestError as error:
+            _reply(outbox, error.code, error.message)
+            return None
+        job = Job(id=uuid.uuid4().hex, created_at=utc_now(), outbox=outbox,
+                  loop=asyncio.get_running_loop(), stop_flag=StopSignal(),
+                  work=lambda job: self.runner.run(job, request))
+        try:
+            position = self.jobs.submit(job)
+        except QueueFull:
+            _reply(outbox, "busy", f"the queue is full ({self.settings.max_queue} jobs waiting); "
+                   "try again in a minute")
+            log.info("event=job_refused reason=busy")
+            return None
+        except ShuttingDown:
+            _reply(outbox, "shutting_down", "the server is shutting down; submit the job again")
+            return None
+        self._accepted(job, position, request)
+        return job
+
+    def _accepted(self, job: Job, position: int, request: JobRequest) -> None:
+        params = request.params
+        job.outbox.put(Accepted(
+            job_id=job.id, position=position,
+            model=protocol.Model(**self.readiness.engine.model.as_dict()),
+            output_size=protocol.OutputSize(width=request.width, height=request.height),
+            epochs=params.epochs, steps_per_epoch=params.steps_per_epoch,
+            total_steps=params.total_steps,
+        ).model_dump_json())
+        log.info("event=job_accepted job_id=%s position=%d size=%dx%d epochs=%d steps_per_epoch=%d",
+                 job.id, position, request.width, request.height, params.epochs,
+                 params.steps_per_epoch)
+
+
+async def _pump(outbox: Outbox, websocket: WebSocket) -> None:
+    try:
+        await outbox.pump(websocket.send_text)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass  # the client is gone; the receive loop sees the disconnect and cancels its job
+
+
+def _reply(outbox: Outbox, code: protocol.ErrorCode, message: str) -> None:
+    outbox.put(Error(code=code, message=message).model_dump_json())
