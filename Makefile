@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install system-deps test run bench clean
+.PHONY: install system-deps test image-test run bench clean
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,15 @@ system-deps:
 
 test: install system-deps
 	$(BIN)/pytest
+	@if command -v podman >/dev/null && command -v debootstrap >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  $(MAKE) --no-print-directory image-test; \
+	else echo "make test: image-test not run (needs root, podman and debootstrap; CI has them)"; fi
+
+# Builds Dockerfile.gpu's CPU image with podman and runs a job in it (tests/infra/test_image.py).
+# Needs root, podman and debootstrap. The Debian base and pip's downloads are cached between runs.
+image-test: install
+	$(BIN)/pytest -m image tests/infra/test_image.py
+	@podman image ls --format 'make image-test: {{.Repository}}:{{.Tag}} is {{.Size}}' localhost/nst-cpu:test
 
 run: install
 	$(BIN)/python -m devstack

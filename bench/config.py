@@ -46,6 +46,7 @@ class BenchConfig:
     memory_size: int = 512
     memory_epochs: int = 2
     memory_steps: int = 3
+    image: bool = True  # the CPU image's size and ready time (image.py; root and podman)
 
     # Robustness (bench/robustness.py): the first `robustness_pairs` of its PAIRS, each as a
     # 3 x 15-step job at every size, and the first `robustness_default_jobs` of them also as the
@@ -100,4 +101,5 @@ QUICK = BenchConfig(
     robustness_pairs=4, robustness_sizes=(128, 256), robustness_default_jobs=1,
     robustness_default_size=128,
     shape_max_size=384, stop_size=256, stop_after_s=3.0,
+    image=False,
 )

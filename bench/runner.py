@@ -19,6 +19,7 @@ from .cold_start import ColdStart, first_frame_seconds
 from .config import FULL, QUICK, BenchConfig
 from .document import write_document
 from .flops import Floor, conv_flops_per_step
+from .image import describe as describe_image, measure_image
 from .live_service import LiveService
 from .machine import describe_machine
 from .memory import measure_memory
@@ -78,6 +79,9 @@ def run(config: BenchConfig) -> report.Results:
                  lambda: _measure_shapes(config, results, samples))
         _attempt(results, "nst serve: stop latency of cancel and SIGTERM",
                  lambda: _measure_stops(config, results, samples))
+    if config.image:
+        _attempt(results, "the CPU image", lambda: results.notes.append(
+            describe_image(measure_image(config.service_env))))
 
     results.finished = datetime.now(timezone.utc)
     generated = report.render(results)

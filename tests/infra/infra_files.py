@@ -86,14 +86,16 @@ def final_stage() -> str:
 
 
 def dockerfile_env(stage: str | None = None) -> dict[str, str]:
-    """The ENV values set in a stage (the final one by default), `KEY=value` pairs only."""
+    """The ENV values set in a stage (the final one by default), `KEY=value` pairs only, with
+    the build arguments' defaults in place of `${NAME}`: what a build without --build-arg sets."""
     stage = final_stage() if stage is None else stage
+    args = dockerfile_args()
     env: dict[str, str] = {}
     for instruction in dockerfile_instructions():
         if instruction.keyword == "ENV" and instruction.stage == stage:
             for pair in shlex.split(instruction.value):
                 key, _, value = pair.partition("=")
-                env[key] = value
+                env[key] = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), value)
     return env
 
 
