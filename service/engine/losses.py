@@ -17,23 +17,38 @@ def gram_matrix(features: tf.Tensor) -> tf.Tensor:
     return gram / locations
 
 
+def relative_error(value: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """Mean squared distance from `target`, over the target's own mean square."""
+    return tf.reduce_mean(tf.square(value - target)) / (tf.reduce_mean(tf.square(target)) + 1e-8)
+
+
 def style_loss(grams: list[tf.Tensor], target_grams: list[tf.Tensor]) -> tf.Tensor:
-    """Mean squared Gram-matrix distance, averaged over the style layers."""
-    per_layer = [tf.reduce_mean(tf.square(g - t)) for g, t in zip(grams, target_grams)]
+    """Relative squared Gram-matrix distance, averaged over the style layers.
+
+    Gatys et al. weigh each layer's absolute distance, which lets block1's and block2's Grams
+    (10^3 to 10^4 times the size of block4's and block5's) decide the loss: the deep layers, which
+    carry the painting's large forms, were left as far from the painting's as the photo's were.
+    Relative to each target, every layer counts alike.
+    """
+    per_layer = [relative_error(g, t) for g, t in zip(grams, target_grams)]
     return tf.add_n(per_layer) / len(per_layer)
 
 
 def content_loss(features: list[tf.Tensor], target_features: list[tf.Tensor]) -> tf.Tensor:
-    """Mean squared feature distance, averaged over the content layers."""
-    per_layer = [tf.reduce_mean(tf.square(f - t)) for f, t in zip(features, target_features)]
+    """Relative squared feature distance, averaged over the content layers."""
+    per_layer = [relative_error(f, t) for f, t in zip(features, target_features)]
     return tf.add_n(per_layer) / len(per_layer)
 
 
 def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
-    """Sum of absolute differences between neighbouring pixels (tf.image.total_variation)."""
+    """Mean absolute difference between vertical neighbours, plus the same between horizontal ones.
+
+    A mean, like the style and content terms, so one weight means the same picture at every size
+    (tf.image.total_variation is a sum, whose pull grows 4x with each doubling of the side).
+    """
     down = image[:, 1:, :, :] - image[:, :-1, :, :]
     right = image[:, :, 1:, :] - image[:, :, :-1, :]
-    return tf.reduce_sum(tf.abs(down)) + tf.reduce_sum(tf.abs(right))
+    return tf.reduce_mean(tf.abs(down)) + tf.reduce_mean(tf.abs(right))
 
 
 def weighted_terms(

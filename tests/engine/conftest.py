@@ -35,3 +35,14 @@ def content() -> np.ndarray:
 def style() -> np.ndarray:
     image = _sample("starry_night.jpg", "coffee")
     return resize(image, 80, 128)
+
+
+@pytest.fixture(scope="session")
+def full_photo() -> np.ndarray:
+    """A photograph at full size, for jobs that choose their own size."""
+    return _sample("tubingen.jpg", "astronaut")
+
+
+@pytest.fixture(scope="session")
+def full_painting() -> np.ndarray:
+    return _sample("the_scream.jpg", "coffee")

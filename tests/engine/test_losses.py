@@ -20,28 +20,44 @@ def test_gram_matrix_is_channel_correlation_over_locations():
                                rtol=1e-5)
 
 
-def test_style_loss_averages_squared_gram_distance_over_layers():
+def relative(value: np.ndarray, target: np.ndarray) -> float:
+    return np.mean((value - target) ** 2) / np.mean(target**2)
+
+
+def test_style_loss_averages_relative_gram_distance_over_layers():
     layers = [rng.normal(size=(1, 6, 6, c)).astype(np.float32) for c in (3, 8)]
     targets = [rng.normal(size=(1, c, c)).astype(np.float32) for c in (3, 8)]
-    expected = np.mean([np.mean((numpy_gram(f) - t) ** 2) for f, t in zip(layers, targets)])
+    expected = np.mean([relative(numpy_gram(f), t) for f, t in zip(layers, targets)])
     grams = [gram_matrix(tf.constant(f)) for f in layers]
     assert np.isclose(style_loss(grams, [tf.constant(t) for t in targets]).numpy(), expected,
                       rtol=1e-5)
 
 
-def test_content_loss_is_mean_squared_feature_distance():
+def test_every_style_layer_counts_alike_whatever_the_size_of_its_features():
+    small = rng.normal(size=(1, 4, 4)).astype(np.float32)
+    target, off_by_a_tenth = [small, small * 1000], [small * 1.1, small * 1100]
+    loss = style_loss([tf.constant(g) for g in off_by_a_tenth], [tf.constant(t) for t in target])
+    assert np.isclose(loss.numpy(), 0.01, rtol=1e-4)
+
+
+def test_content_loss_is_relative_squared_feature_distance():
     features = [rng.normal(size=(1, 4, 4, 16)).astype(np.float32) for _ in range(2)]
     targets = [rng.normal(size=(1, 4, 4, 16)).astype(np.float32) for _ in range(2)]
-    expected = np.mean([np.mean((f - t) ** 2) for f, t in zip(features, targets)])
+    expected = np.mean([relative(f, t) for f, t in zip(features, targets)])
     loss = content_loss([tf.constant(f) for f in features], [tf.constant(t) for t in targets])
     assert np.isclose(loss.numpy(), expected, rtol=1e-5)
 
 
-def test_total_variation_sums_absolute_neighbour_differences():
+def test_total_variation_averages_absolute_neighbour_differences():
     image = rng.uniform(size=(1, 9, 11, 3)).astype(np.float32)
-    expected = np.abs(np.diff(image, axis=1)).sum() + np.abs(np.diff(image, axis=2)).sum()
+    expected = np.abs(np.diff(image, axis=1)).mean() + np.abs(np.diff(image, axis=2)).mean()
     assert np.isclose(total_variation_loss(tf.constant(image)).numpy(), expected, rtol=1e-5)
-    assert np.isclose(tf.image.total_variation(tf.constant(image[0])).numpy(), expected, rtol=1e-5)
+
+
+def test_total_variation_of_noise_is_the_same_at_every_size():
+    small, large = (rng.uniform(size=(1, side, side, 3)).astype(np.float32) for side in (32, 256))
+    assert np.isclose(total_variation_loss(tf.constant(small)).numpy(),
+                      total_variation_loss(tf.constant(large)).numpy(), rtol=0.05)
 
 
 def test_a_flat_image_has_no_total_variation():

@@ -69,7 +69,7 @@ def test_closing_after_the_first_frame_stops_the_run(engine, content, style):
 
 def test_loss_weights_default_by_backbone(engine):
     resolved = engine.resolved(StyleParams(style_weight=5.0))
-    assert (resolved.style_weight, resolved.content_weight, resolved.tv_weight) == (5.0, 1e4, 0.3)
+    assert (resolved.style_weight, resolved.content_weight, resolved.tv_weight) == (5.0, 1e3, 3e3)
     assert (resolved.optimizer, resolved.learning_rate) == ("lbfgs-adam", 0.035)
     assert engine.resolved(StyleParams(optimizer="adam")).learning_rate == 0.05
     assert engine.resolved(StyleParams(optimizer="lbfgs")).learning_rate == 1.0

@@ -221,18 +221,18 @@ def test_a_service_refusal_is_shown_and_the_page_recovers(page, web, files, arti
     # Start works again; and a weight moved on its logarithmic slider is what the job uses.
     upload(page, "content", files.content)
     page.click("text=Advanced: loss weights, start, optimiser")
-    expect(page.locator("#style-weight-value")).to_have_text("1 (default)")
+    expect(page.locator("#style-weight-value")).to_have_text("10000 (default)")
     thumb = page.locator("#style-weight [role=slider]")
     thumb.focus()
     for _ in range(10):
         thumb.press("ArrowLeft")
-    expect(page.locator("#style-weight-value")).to_have_text("0.1")
+    expect(page.locator("#style-weight-value")).to_have_text("1000")
     page.click("#start-button")
     wait_phase(page, "done")
     expect(status_alert(page)).to_be_hidden()
     expect(page.locator("#params-used")).to_contain_text("1 epoch × 2 steps")
     expect(page.locator("#params-used")).to_contain_text(
-        "style weight 0.1 · content weight default · total variation weight default")
+        "style weight 1000 · content weight default · total variation weight default")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from service.engine.params import KNOBS
+from service.engine.params import KNOBS, StyleParams
 from web import layout
 from web.app import create_app
 from web.settings import WebSettings
@@ -72,7 +72,7 @@ def test_the_page_has_a_control_for_every_knob_and_tells_the_browser_how_to_send
     epochs_slider = controls[str(layout.knob_id(KNOBS[0]))]
     assert (epochs_slider.max, epochs_slider.value) == (7, 7)  # the service's limit caps both
     tv = config["knobs"]["tv_weight"]
-    assert tv["control"] == "log" and 10 ** tv["default"] == pytest.approx(0.3, rel=1e-3)
+    assert tv["control"] == "log" and 10 ** tv["default"] == pytest.approx(StyleParams().tv_weight, rel=1e-3)
 
 
 def _components_by_id(component) -> dict:

@@ -1,0 +1,40 @@
+"""The picture's balance and edges: one set of weights means the same picture at every size, and
+no side of the picture is rougher than its interior."""
+
+import numpy as np
+
+from bench.sheets import edge_roughness
+from service.engine import StyleParams
+
+
+def last_frame(engine, photo, painting, size: int, steps: int):
+    frames = engine.stylize(photo, painting, StyleParams(epochs=1, steps_per_epoch=steps,
+                                                         size=size))
+    return list(frames)[-1]
+
+
+def test_each_term_keeps_its_share_of_the_loss_from_128_to_256_px(engine, full_photo,
+                                                                  full_painting):
+    shares = {}
+    for size in (128, 256):
+        losses = last_frame(engine, full_photo, full_painting, size, steps=40).losses
+        shares[size] = {term: losses[term] / losses["total"] for term in ("style", "content", "tv")}
+    for term in ("style", "content", "tv"):
+        small, large = shares[128][term], shares[256][term]
+        assert small > 0.02 and large > 0.02, (term, shares)
+        assert 0.5 <= small / large <= 2.0, (term, shares)
+
+
+def test_no_side_is_rougher_than_two_and_a_half_times_the_interior(engine, full_photo,
+                                                                   full_painting):
+    image = last_frame(engine, full_photo, full_painting, 256, steps=150).image
+    roughness = edge_roughness(image)
+    assert max(roughness.values()) <= 2.5, roughness
+
+
+def test_edge_roughness_sees_a_noisy_border():
+    rng = np.random.default_rng(0)
+    image = np.full((64, 80, 3), 120, np.uint8) + rng.integers(0, 8, (64, 80, 3), dtype=np.uint8)
+    assert max(edge_roughness(image).values()) < 1.5
+    image[0] = rng.integers(0, 256, (80, 3), dtype=np.uint8)
+    assert edge_roughness(image)["top"] > 10
