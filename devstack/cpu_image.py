@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .processes import free_ports, stop_process
+from .processes import LocalService, free_ports, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile.gpu"
@@ -224,18 +224,10 @@ def command_as_image_user(root: Path, config: ImageConfig, env: dict[str, str],
 
 
 @dataclass(frozen=True)
-class Served:
+class Served(LocalService):
     process: subprocess.Popen
     port: int
     ready_s: float  # from spawning the process to the first /readyz 200
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws/stylize"
 
 
 @contextlib.contextmanager

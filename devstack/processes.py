@@ -68,3 +68,17 @@ def stop_process(process: subprocess.Popen | None, timeout_s: float) -> int | No
             process.kill()
             process.wait(10)
     return process.returncode
+
+
+class LocalService:
+    """The addresses of an `nst serve` listening on 127.0.0.1:`port` (a subclass sets `port`)."""
+
+    port: int
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/stylize"

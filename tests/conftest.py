@@ -30,7 +30,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from devstack.processes import free_ports, stop_process, wait_for_http
+from devstack.processes import LocalService, free_ports, stop_process, wait_for_http
 from devstack.seaweedfs import SeaweedFS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,20 +53,12 @@ READY_TIMEOUT_S = 240
 
 
 @dataclass
-class ServiceServer:
+class ServiceServer(LocalService):
     port: int
     env: dict[str, str]
     process: subprocess.Popen
     log_path: Path
     storage: SeaweedFS
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws/stylize"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

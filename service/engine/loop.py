@@ -51,6 +51,11 @@ class StopSignal:
     def is_set(self) -> bool:
         return bool(self._flag.numpy())
 
+    @property
+    def variable(self) -> tf.Variable:
+        """What the compiled loop reads."""
+        return self._flag
+
 
 class Engine:
     """A loaded feature extractor and the compiled epoch that optimises an image against it.
@@ -112,7 +117,7 @@ class Engine:
             image, optimizer.init(image), *targets,
             tf.constant([params.style_weight, params.content_weight, params.tv_weight]),
             tf.constant(params.steps_per_epoch), tf.constant(params.learning_rate, tf.float32),
-            stop._flag,
+            stop.variable,
         ]
         epoch_graph = self._compiled(params.optimizer, arguments)
         step = 0
