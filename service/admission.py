@@ -1,6 +1,8 @@
-"""Admission: a `start` message checked against this server's limits and decoded into a request.
+"""Admission: a `start` message checked against this server's limits, then decoded into a request.
 
-Blocking (it decodes images): the socket handler runs it in a worker thread.
+Two steps, both blocking (the socket handler runs them in worker pools): `check` reads the
+parameters and each image's header, cheaply, before the job asks for a place in the queue;
+`decode` decodes the images at the size the job needs, only once the job has its place.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import numpy as np
 
 from . import protocol
 from .engine import BadImage, BadParams, Engine, StyleParams
-from .engine.images import decode_image
+from .engine.images import ImageHeader, decode_image, read_header
 from .engine.params import KNOBS, Knob
 from .settings import Settings
 
@@ -29,35 +31,70 @@ class RequestError(Exception):
 
 
 @dataclass(frozen=True)
-class InputImage:
-    pixels: np.ndarray
+class Upload:
+    """An image as sent, its header read: width and height are the picture's own, upright."""
+
     file: bytes
     extension: str
     content_type: str
+    header: ImageHeader
+    size: tuple[int, int]  # (height, width) the job needs it at
+
+    @property
+    def width(self) -> int:
+        return self.header.width
+
+    @property
+    def height(self) -> int:
+        return self.header.height
+
+
+@dataclass(frozen=True)
+class InputImage(Upload):
+    pixels: np.ndarray  # at `size`, or smaller when the picture is (the engine scales it up)
+
+
+@dataclass(frozen=True)
+class CheckedStart:
+    """A `start` whose limits, parameters and image headers passed; no pixel decoded yet."""
+
+    params: StyleParams  # resolved: every knob has its value
+    content: Upload
+    style: Upload
+
+    @property
+    def height(self) -> int:
+        return self.content.size[0]
+
+    @property
+    def width(self) -> int:
+        return self.content.size[1]
 
 
 @dataclass(frozen=True)
 class JobRequest:
     """A `start` message checked and decoded: everything a worker needs, nothing from the socket."""
 
-    params: StyleParams  # resolved: every knob has its value
+    params: StyleParams
     content: InputImage
     style: InputImage
     height: int
     width: int
 
 
-def admit(start: protocol.Start, settings: Settings, engine: Engine) -> JobRequest:
-    """Limits, parameters and images of a `start` message; raises RequestError."""
-    params = job_params(start, settings)
-    content = _image(start.content, "content", settings)
-    style = _image(start.style, "style", settings)
-    try:
-        height, width = engine.output_size(content.pixels.shape, params.size, "content")
-        engine.output_size(style.pixels.shape, params.size, "style")
-    except BadImage as error:
-        raise RequestError("bad_image", str(error)) from None
-    return JobRequest(engine.resolved(params), content, style, height, width)
+def check(start: protocol.Start, settings: Settings, engine: Engine) -> CheckedStart:
+    """Limits, parameters and image headers of a `start` message; raises RequestError."""
+    params = engine.resolved(job_params(start, settings))
+    content = _upload(start.content, "content", params.size, settings, engine)
+    style = _upload(start.style, "style", params.size, settings, engine)
+    return CheckedStart(params, content, style)
+
+
+def decode(checked: CheckedStart, settings: Settings) -> JobRequest:
+    """The images of a checked `start`, decoded at the job's size; raises RequestError."""
+    content, style = (_decoded(upload, name, settings) for upload, name in
+                      ((checked.content, "content"), (checked.style, "style")))
+    return JobRequest(checked.params, content, style, checked.height, checked.width)
 
 
 def job_params(start: protocol.Start, settings: Settings) -> StyleParams:
@@ -83,15 +120,28 @@ def _within_limit(knob: Knob, value: int | None, settings: Settings) -> int:
     return value
 
 
-def _image(text: str, field: str, settings: Settings) -> InputImage:
+def _upload(text: str, field: str, size: int, settings: Settings, engine: Engine) -> Upload:
     try:
         data = protocol.decode_image_field(text, field, settings.max_upload_bytes)
-        pixels = decode_image(data, settings.max_pixels)
+        header = read_header(data, settings.max_pixels)
+        needed = engine.output_size(header.shape, size, field)
     except (protocol.ImageFieldError, BadImage) as error:
-        message = str(error) if str(error).startswith(field) else f"{field}: {error}"
-        raise RequestError("bad_image", message) from None
+        raise RequestError("bad_image", _about(field, error)) from None
     extension, content_type = next(
         (kind for magic, kind in _SNIFF.items() if data.startswith(magic)),
         ("bin", "application/octet-stream"),
     )
-    return InputImage(pixels, data, extension, content_type)
+    return Upload(data, extension, content_type, header, needed)
+
+
+def _decoded(upload: Upload, field: str, settings: Settings) -> InputImage:
+    try:
+        pixels = decode_image(upload.file, settings.max_pixels, upload.size)
+    except BadImage as error:
+        raise RequestError("bad_image", _about(field, error)) from None
+    return InputImage(upload.file, upload.extension, upload.content_type, upload.header,
+                      upload.size, pixels)
+
+
+def _about(field: str, error: Exception) -> str:
+    return str(error) if str(error).startswith(field) else f"{field}: {error}"

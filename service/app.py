@@ -14,6 +14,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 
 from .engine import Engine
 from .jobs import JobManager
+from .pools import Pools
 from .readiness import Readiness
 from .results_api import ResultsApi
 from .running import JobRunner
@@ -24,11 +25,13 @@ from .stylize_socket import StylizeSocket
 
 def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     """The app for `settings`; the engine is loaded at start-up unless one is given."""
-    jobs = JobManager(settings.max_concurrent_jobs, settings.max_queue)
+    jobs = JobManager(settings.max_concurrent_jobs, settings.max_queue,
+                      settings.max_jobs_per_client)
+    pools = Pools.create(settings)
     storage = Storage(settings)
-    readiness = Readiness(settings, engine, jobs, storage)
+    readiness = Readiness(settings, engine, jobs, storage, pools.readiness)
     runner = JobRunner(lambda: readiness.engine, storage, readiness.storage_failed)
-    results = ResultsApi(settings, storage)
+    results = ResultsApi(settings, storage, pools.storage)
     cors = Middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
@@ -39,7 +42,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     routes = [
         Route("/healthz", readiness.healthz),
         Route("/readyz", readiness.readyz),
-        WebSocketRoute("/ws/stylize", StylizeSocket(settings, jobs, readiness, runner).handle),
+        WebSocketRoute("/ws/stylize", StylizeSocket(settings, jobs, readiness, runner,
+                                                        pools).handle),
         Mount("/v1", routes=[
             Route("/jobs/{job_id}", results.job),
             Route("/results", results.results),

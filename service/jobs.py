@@ -33,27 +33,47 @@ class ShuttingDown(Exception):
     """The server is draining and takes no new jobs."""
 
 
+class TooManyJobs(Exception):
+    """The client holds NST_MAX_JOBS_PER_CLIENT running or waiting jobs already."""
+
+
 class Outbox:
-    """The messages waiting to go out on one socket, in order.
+    """The messages waiting to go out on one socket, in order, never more than a few.
 
     A frame is droppable: if the newest queued message is an unsent frame, a newer frame takes its
     place, so a slow client costs at most one pending frame, never an unbounded buffer. Anything
     queued after a frame (the next frame excepted) pins it, so the final frame always arrives
-    before `done`.
+    before `done`. Replies to the client's own messages (errors about them) are bounded too: past
+    MAX_REPLIES unsent, the oldest gives way. The rest (`accepted`, `queued`, `done`, a job's
+    error) is a handful per job.
     """
 
+    MAX_REPLIES = 8
+
     def __init__(self) -> None:
-        self._items: deque[tuple[str, bool]] = deque()
+        self._items: deque[tuple[str, Literal["message", "frame", "reply"]]] = deque()
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self.dropped = 0
+        self.replies_dropped = 0
 
     def put(self, text: str, droppable: bool = False) -> None:
-        if droppable and self._items and self._items[-1][1]:
+        if droppable and self._items and self._items[-1][1] == "frame":
             self._items.pop()
             self.dropped += 1
-        self._items.append((text, droppable))
+        self._append(text, "frame" if droppable else "message")
+
+    def reply(self, text: str) -> None:
+        """Queue an answer to a client's message; the oldest unsent one goes past MAX_REPLIES."""
+        replies = [item for item in self._items if item[1] == "reply"]
+        if len(replies) >= self.MAX_REPLIES:
+            self._items.remove(replies[0])
+            self.replies_dropped += 1
+        self._append(text, "reply")
+
+    def _append(self, text: str, kind: Literal["message", "frame", "reply"]) -> None:
+        self._items.append((text, kind))
         self._idle.clear()
         self._ready.set()
 
@@ -99,6 +119,7 @@ class Job:
     state: Literal["queued", "running", "ended"] = "queued"
     stop_reason: StopReason | None = None
     stop_flag: StopFlag = field(default_factory=threading.Event, repr=False)
+    client: str = ""  # who asked (an address), for NST_MAX_JOBS_PER_CLIENT
 
     def emit(self, message: BaseModel, droppable: bool = False) -> None:
         """Queue a message for the client; safe from any thread, in call order."""
@@ -118,10 +139,12 @@ class Job:
 
 
 class JobManager:
-    def __init__(self, slots: int, max_queue: int) -> None:
+    def __init__(self, slots: int, max_queue: int, max_per_client: int | None = None) -> None:
         self.slots = slots
         self.max_queue = max_queue
+        self.max_per_client = max_per_client or slots + max_queue
         self.accepting = True
+        self._held: list[str] = []  # a place for each admitted job whose images are decoding
         self._waiting: deque[Job] = deque()
         self._running: set[Job] = set()
         self._tasks: dict[Job, asyncio.Task] = {}
@@ -134,16 +157,34 @@ class JobManager:
     def waiting(self) -> int:
         return len(self._waiting)
 
+    def hold(self, client: str) -> None:
+        """Hold a place in the queue for a job of `client` while its images decode.
+
+        Either `submit` the job or `release` the place. Raises ShuttingDown, QueueFull (every slot
+        and place taken, held ones included) or TooManyJobs (NST_MAX_JOBS_PER_CLIENT).
+        """
+        if not self.accepting:
+            raise ShuttingDown()
+        if len(self._running) + len(self._waiting) + len(self._held) >= self.slots + self.max_queue:
+            raise QueueFull()
+        jobs = [job.client for job in (*self._running, *self._waiting)] + self._held
+        if jobs.count(client) >= self.max_per_client:
+            raise TooManyJobs()
+        self._held.append(client)
+
+    def release(self, client: str) -> None:
+        self._held.remove(client)
+
     def submit(self, job: Job) -> int:
-        """Queue a job and start it if a slot is free. Returns its position (0: running).
+        """Queue a job into the place `hold` kept and start it if a slot is free. Returns its
+        position (0: running).
 
         The job's thread starts only after the caller's next await, so a message the caller queues
         right after this call (`accepted`) goes out before the job's first frame.
         """
+        self.release(job.client)
         if not self.accepting:
             raise ShuttingDown()
-        if len(self._running) >= self.slots and len(self._waiting) >= self.max_queue:
-            raise QueueFull()
         self._waiting.append(job)
         job.position = len(self._waiting)
         self._dispatch(notify=job)

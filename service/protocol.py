@@ -177,7 +177,7 @@ def decode_image_field(text: str, field: str, max_bytes: int) -> bytes:
     match = _DATA_URI.match(text)
     if match:
         if match["mime"].lower() not in _MIME_TYPES:
-            raise ImageFieldError(f"{field} is a data: URI of {match['mime']}, not an image")
+            raise ImageFieldError(f"{field} is a data: URI of {clip(match['mime'])}, not an image")
         if not match["b64"]:
             raise ImageFieldError(f"{field} must be a base64 data: URI (';base64,')")
         text = text[match.end():]
@@ -202,20 +202,33 @@ def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+# What a client sent is echoed this many characters at most: an error must not cost the server (or
+# the client's outbox) the size of a hostile message.
+ECHO_MAX = 40
+
+
+def clip(text: str, limit: int = ECHO_MAX) -> str:
+    """`text`, or its first `limit` characters and an ellipsis."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def describe_validation_error(error: ValidationError) -> str:
     """One sentence about the first bad field, e.g. "epochs: Input should be a valid integer"."""
-    first = error.errors()[0]
+    first = error.errors(include_url=False)[0]
     if first["type"] == "json_invalid":
-        return f"the message is not valid JSON ({first['msg'].removeprefix('Invalid JSON: ')})"
+        return clip(f"the message is not valid JSON ({first['msg'].removeprefix('Invalid JSON: ')})",
+                    2 * ECHO_MAX)
     if first["type"] == "dict_type" and not first["loc"]:
         return "a message must be a JSON object with a 'type'"
-    where = ".".join(str(part) for part in first["loc"] if part not in ("start", "cancel"))
+    where = clip(".".join(str(part) for part in first["loc"] if part not in ("start", "cancel")))
     if first["type"] == "union_tag_invalid":
-        return f"unknown message type {first['input'].get('type')!r}: send 'start' or 'cancel'"
+        kind = first["input"].get("type")
+        return f"unknown message type {clip(repr(kind))}: send 'start' or 'cancel'"
     if first["type"] == "union_tag_not_found":
         return "the message has no 'type': send a 'start' or a 'cancel' message"
     if first["type"] == "extra_forbidden":
         return f"unknown field {where!r}"
     if first["type"] == "missing":
         return f"missing field {where!r}"
-    return f"{where}: {first['msg']}" if where else first["msg"]
+    message = clip(first["msg"], 2 * ECHO_MAX)
+    return f"{where}: {message}" if where else message

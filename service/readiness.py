@@ -15,28 +15,34 @@ from starlette.responses import JSONResponse
 
 from .engine import Engine
 from .jobs import JobManager
+from .pools import Pool, PoolBusy
 from .settings import Settings
 from .storage import Storage, StorageError
 
 log = logging.getLogger("nst.service")
 
 READY_CHECK_TTL_S = 2.0
+# A probe waits this long for a storage check under way, then answers 503; the check goes on, and
+# the next probe gets its result. Kubernetes' and Cloud Run's probes time out after 1 s by default.
+READY_CHECK_WAIT_S = 0.8
 
 
 class Readiness:
     """The engine once it is loaded and warm, and whether the service can take jobs now."""
 
     def __init__(self, settings: Settings, engine: Engine | None, jobs: JobManager,
-                 storage: Storage) -> None:
+                 storage: Storage, pool: Pool) -> None:
         self.settings = settings
         self.engine = engine
         self.jobs = jobs
         self.storage = storage
+        self.pool = pool
         self.created = time.perf_counter()
         self.ready = False
         self.startup_error: str | None = None
         self._storage_checked_at = -READY_CHECK_TTL_S
         self._storage_problem: str | None = "not checked yet"
+        self._storage_check: asyncio.Future[None] | None = None
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -61,7 +67,7 @@ class Readiness:
             log.error("event=startup_failed error=%r", self.startup_error)
             return
         try:
-            await asyncio.to_thread(self.storage.ensure_bucket)
+            await self.pool.run(self.storage.ensure_bucket)
             self._storage_problem = None
         except StorageError as error:
             log.warning("event=storage_unavailable error=%r", str(error))
@@ -99,14 +105,27 @@ class Readiness:
         if not self.jobs.accepting:
             return "shutting down"
         now = time.perf_counter()
-        if now - self._storage_checked_at >= READY_CHECK_TTL_S:
+        if self._storage_check is None and now - self._storage_checked_at >= READY_CHECK_TTL_S:
             self._storage_checked_at = now
+            self._storage_check = asyncio.ensure_future(self._check_storage())
+        if self._storage_check is not None:
             try:
-                await asyncio.to_thread(self.storage.check)
-                self._storage_problem = None
-            except StorageError as error:
-                self._storage_problem = f"storage unreachable: {error}"
+                await asyncio.wait_for(asyncio.shield(self._storage_check), READY_CHECK_WAIT_S)
+            except asyncio.TimeoutError:
+                return f"storage did not answer within {READY_CHECK_WAIT_S} s"
         return self._storage_problem
+
+    async def _check_storage(self) -> None:
+        try:
+            await self.pool.run(self.storage.check)
+            self._storage_problem = None
+        except StorageError as error:
+            self._storage_problem = f"storage unreachable: {error}"
+        except PoolBusy:
+            self._storage_problem = "storage check still under way"
+        finally:
+            self._storage_checked_at = time.perf_counter()
+            self._storage_check = None
 
 
 def _process_age_s() -> str:

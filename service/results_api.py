@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from .auth import authorized
+from .pools import Pool, PoolBusy
 from .records import SUMMARY_FIELDS, JobSummary
 from .settings import Settings
 from .storage import Storage, StorageError
@@ -17,9 +17,10 @@ JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class ResultsApi:
-    def __init__(self, settings: Settings, storage: Storage) -> None:
+    def __init__(self, settings: Settings, storage: Storage, pool: Pool) -> None:
         self.settings = settings
         self.storage = storage
+        self.pool = pool  # its own threads: a hung storage cannot hold up decoding or /readyz
 
     async def job(self, request: Request) -> JSONResponse:
         """`GET /v1/jobs/{job_id}`: the job's record (metadata.json) and its URLs."""
@@ -27,11 +28,13 @@ class ResultsApi:
             return _unauthorized()
         job_id = request.path_params["job_id"]
         if not JOB_ID.match(job_id):
-            return _http_error(404, "not_found", f"no job {job_id!r}")
+            return _http_error(404, "not_found", f"no job {job_id[:40]!r}")
         try:
-            record = await asyncio.to_thread(self.storage.job_metadata, job_id)
+            record = await self.pool.run(self.storage.job_metadata, job_id)
         except StorageError as error:
             return _http_error(503, "storage_unavailable", str(error))
+        except PoolBusy:
+            return _storage_busy()
         if record is None:
             return _http_error(404, "not_found", f"no job {job_id!r}")
         return JSONResponse({**record, **self._urls(record)})
@@ -47,9 +50,11 @@ class ResultsApi:
         if not 1 <= limit <= 100:
             return _http_error(400, "bad_request", "limit must be a whole number from 1 to 100")
         try:
-            records = await asyncio.to_thread(self.storage.recent_jobs, limit)
+            records = await self.pool.run(self.storage.recent_jobs, limit)
         except StorageError as error:
             return _http_error(503, "storage_unavailable", str(error))
+        except PoolBusy:
+            return _storage_busy()
         summaries = [JobSummary.model_validate(
             {**{name: record.get(name) for name in SUMMARY_FIELDS if name in record},
              **self._urls(record)}).model_dump(mode="json") for record in records]
@@ -66,6 +71,11 @@ class ResultsApi:
 
 def _unauthorized() -> JSONResponse:
     return _http_error(401, "unauthorized", "add 'Authorization: Bearer KEY' or ?token=KEY")
+
+
+def _storage_busy() -> JSONResponse:
+    return _http_error(503, "storage_unavailable",
+                       "storage is slow to answer and calls are waiting; try again shortly")
 
 
 def _http_error(status: int, code: str, message: str) -> JSONResponse:

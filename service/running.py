@@ -127,8 +127,7 @@ class JobRunner:
             versions=_versions(),
             inputs={name: {"key": key(job.id, f"{name}.{image.extension}"),
                            "content_type": image.content_type, "bytes": len(image.file),
-                           "width": int(image.pixels.shape[1]),
-                           "height": int(image.pixels.shape[0])}
+                           "width": image.width, "height": image.height}
                     for name, image in (("content", request.content), ("style", request.style))},
             result={"key": key(job.id, "result.png"), "bytes": png_bytes,
                     "thumbnail_key": key(job.id, "thumbnail.jpg")},

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(default=1, ge=1)
     max_queue: int = Field(default=8, ge=0)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
+    # Running or waiting jobs one client (address) may hold; a person runs one at a time.
+    max_jobs_per_client: int = Field(default=4, ge=1)
 
     # Limits on what a client may ask for.
     default_size: int = Field(default=512, ge=16)
@@ -43,6 +45,9 @@ class Settings(BaseSettings):
     max_steps_per_epoch: int = Field(default=500, ge=1)
     max_upload_mb: float = Field(default=16.0, gt=0)
     max_pixels: int = Field(default=40_000_000, ge=1)
+    # A client sends a `start` and perhaps a `cancel`; one sending more than this (a second's
+    # worth at once, or on average) is flooding and is closed with 1008.
+    max_messages_per_s: float = Field(default=10.0, gt=0)
 
     # Security. An empty origin list admits only clients that send no Origin header (CLI, scripts);
     # browsers need their page's origin listed, or "*".

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from . import protocol
-from .admission import JobRequest, RequestError, admit
+from .admission import JobRequest, RequestError, check, decode
 from .auth import socket_refusal
 from .engine import StopSignal
-from .jobs import Job, JobManager, Outbox, QueueFull, ShuttingDown
+from .jobs import Job, JobManager, Outbox, QueueFull, ShuttingDown, TooManyJobs
+from .pools import Pools, PoolBusy
 from .protocol import Accepted, Cancel, Error, Start
 from .readiness import Readiness
 from .running import JobRunner
@@ -26,14 +28,19 @@ from .storage import utc_now
 
 log = logging.getLogger("nst.service")
 
+# Messages up to this size are parsed on the event loop (microseconds); bigger ones, a `start` with
+# its images, in the parse pool, so a 40 MB message never stalls the loop.
+PARSE_INLINE_MAX = 64 * 1024
+
 
 class StylizeSocket:
     def __init__(self, settings: Settings, jobs: JobManager, readiness: Readiness,
-                 runner: JobRunner) -> None:
+                 runner: JobRunner, pools: Pools) -> None:
         self.settings = settings
         self.jobs = jobs
         self.readiness = readiness
         self.runner = runner
+        self.pools = pools
 
     async def handle(self, websocket: WebSocket) -> None:
         await websocket.accept()
@@ -55,17 +62,24 @@ class StylizeSocket:
     async def _receive_loop(self, websocket: WebSocket, outbox: Outbox) -> None:
         """Answer every message until the client goes; a client that goes cancels its job."""
         job: Job | None = None
+        client = websocket.client.host if websocket.client else "unknown"
+        rate = MessageRate(self.settings.max_messages_per_s)
         try:
             while True:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
+                    break
+                if not rate.allows():
+                    log.warning("event=socket_flooding client=%s limit_per_s=%s", client,
+                                self.settings.max_messages_per_s)
+                    await websocket.close(1008, "too many messages; see NST_MAX_MESSAGES_PER_S")
                     break
                 if message.get("text") is None:
                     _reply(outbox, "bad_request",
                            "send JSON text messages; binary ones are not part of protocol v1")
                     continue
                 try:
-                    job = await self._on_message(message["text"], outbox, job)
+                    job = await self._on_message(message["text"], outbox, job, client)
                 except Exception:  # noqa: BLE001 (a bug must not take the connection down)
                     log.exception("event=message_failed")
                     _reply(outbox, "internal", "the server failed on this message; its log has "
@@ -77,12 +91,17 @@ class StylizeSocket:
                 log.info("event=client_gone job_id=%s", job.id)
                 self.jobs.cancel(job, "cancelled")
 
-    async def _on_message(self, text: str, outbox: Outbox, job: Job | None) -> Job | None:
+    async def _on_message(self, text: str, outbox: Outbox, job: Job | None,
+                          client: str) -> Job | None:
         """Handle one client message; returns the connection's current job."""
         try:
-            message = protocol.client_message.validate_json(text)
+            message = (protocol.client_message.validate_json(text) if len(text) <= PARSE_INLINE_MAX
+                       else await self.pools.parse.run(protocol.client_message.validate_json, text))
         except ValidationError as error:
             _reply(outbox, "bad_request", protocol.describe_validation_error(error))
+            return job
+        except PoolBusy:
+            _reply(outbox, "busy", "the server is parsing many messages; try again in a minute")
             return job
         if isinstance(message, Cancel):
             if job is None or not job.active:
@@ -94,32 +113,55 @@ class StylizeSocket:
             _reply(outbox, "bad_request", f"job {job.id} is still running on this connection; "
                    "wait for 'done' or send 'cancel' first")
             return job
-        return await self._start(message, outbox) or job
+        return await self._start(message, outbox, client) or job
 
-    async def _start(self, start: Start, outbox: Outbox) -> Job | None:
+    async def _start(self, start: Start, outbox: Outbox, client: str) -> Job | None:
+        """Check the start's headers, hold a place in the queue, and only then decode its images:
+        a `busy` answer costs no decoding, and a queued job holds its images at the job's size."""
         if not self.readiness.ready:
             _reply(outbox, "not_ready", "the model is still loading; try again in a few seconds")
             return None
         try:
-            request = await asyncio.to_thread(admit, start, self.settings, self.readiness.engine)
+            checked = await self.pools.parse.run(check, start, self.settings,
+                                                 self.readiness.engine)
+            self._hold(client)
+            try:
+                request = await self.pools.decode.run(decode, checked, self.settings)
+            except BaseException:
+                self.jobs.release(client)
+                raise
         except RequestError as error:
+            log.info("event=job_refused code=%s reason=%r", error.code, error.message)
             _reply(outbox, error.code, error.message)
             return None
+        except PoolBusy as busy:
+            log.warning("event=job_refused code=busy pool=%s", busy)
+            _reply(outbox, "busy", "the server is busy; try again in a minute")
+            return None
         job = Job(id=uuid.uuid4().hex, created_at=utc_now(), outbox=outbox,
-                  loop=asyncio.get_running_loop(), stop_flag=StopSignal(),
+                  loop=asyncio.get_running_loop(), stop_flag=StopSignal(), client=client,
                   work=lambda job: self.runner.run(job, request))
         try:
             position = self.jobs.submit(job)
-        except QueueFull:
-            _reply(outbox, "busy", f"the queue is full ({self.settings.max_queue} jobs waiting); "
-                   "try again in a minute")
-            log.info("event=job_refused reason=busy")
-            return None
         except ShuttingDown:
             _reply(outbox, "shutting_down", "the server is shutting down; submit the job again")
             return None
         self._accepted(job, position, request)
         return job
+
+    def _hold(self, client: str) -> None:
+        """A place in the queue for the client's job, or a RequestError saying why there is none."""
+        try:
+            self.jobs.hold(client)
+        except QueueFull:
+            raise RequestError("busy", f"the queue is full ({self.settings.max_queue} jobs "
+                               "waiting); try again in a minute") from None
+        except TooManyJobs:
+            raise RequestError("busy", f"you have {self.jobs.max_per_client} jobs running or "
+                               "waiting (NST_MAX_JOBS_PER_CLIENT); wait for one to end") from None
+        except ShuttingDown:
+            raise RequestError("shutting_down", "the server is shutting down; submit the job "
+                               "again") from None
 
     def _accepted(self, job: Job, position: int, request: JobRequest) -> None:
         params = request.params
@@ -143,4 +185,22 @@ async def _pump(outbox: Outbox, websocket: WebSocket) -> None:
 
 
 def _reply(outbox: Outbox, code: protocol.ErrorCode, message: str) -> None:
-    outbox.put(Error(code=code, message=message).model_dump_json())
+    outbox.reply(Error(code=code, message=message).model_dump_json())
+
+
+class MessageRate:
+    """A token bucket: `per_s` messages a second on average, in bursts of up to `per_s`."""
+
+    def __init__(self, per_s: float) -> None:
+        self.per_s = per_s
+        self._tokens = max(per_s, 1.0)
+        self._at = time.monotonic()
+
+    def allows(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(max(self.per_s, 1.0), self._tokens + (now - self._at) * self.per_s)
+        self._at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
