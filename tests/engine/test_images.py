@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from service.engine import BadImage
-from service.engine.images import decode_image, encode_jpeg, encode_png, output_size
+from service.engine.images import (decode_image, encode_jpeg, encode_png, output_size,
+                                   read_header)
 
 picture = np.zeros((20, 40, 3), np.uint8)
 picture[:, :20] = (255, 0, 0)  # left half red
@@ -101,3 +102,62 @@ def test_pixel_limit_is_configurable():
 def test_output_keeps_aspect_with_the_longer_side_at_size():
     assert output_size((768, 1024, 3), 512) == (384, 512)
     assert output_size((1528, 1200, 3), 256) == (256, 201)
+
+
+def noise(height: int, width: int) -> np.ndarray:
+    return np.random.default_rng(1).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_a_large_picture_is_decoded_straight_to_the_size_asked(fmt):
+    big = np.zeros((1500, 2000, 3), np.uint8)
+    big[:, :1000] = (255, 0, 0)
+    big[:, 1000:] = (0, 0, 255)
+    decoded = decode_image(encoded(Image.fromarray(big), fmt, quality=90), size=(96, 128))
+    assert decoded.shape == (96, 128, 3)
+    assert decoded[48, 10, 0] > 200 and decoded[48, 118, 2] > 200
+
+
+def test_a_small_picture_keeps_its_own_size_when_a_larger_one_is_asked():
+    assert decode_image(encode_png(noise(30, 40)), size=(300, 400)).shape == (30, 40, 3)
+
+
+def test_read_header_gives_the_upright_size_without_decoding():
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    header = read_header(encoded(Image.fromarray(noise(30, 40)), "JPEG", exif=exif))
+    assert (header.format, header.width, header.height, header.orientation) == ("JPEG", 30, 40, 6)
+    # A 60000 x 60000 header over a 1-pixel body: the limit applies to what it claims.
+    with pytest.raises(BadImage, match="over the limit"):
+        read_header(png_claiming(60000, 60000))
+
+
+@pytest.mark.parametrize("orientation, upright_red_at", [(3, (15, 35)), (6, (5, 10)),
+                                                         (8, (35, 10))])
+def test_exif_orientation_is_applied_also_when_scaling_down(orientation, upright_red_at):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    big = np.repeat(np.repeat(picture, 20, axis=0), 20, axis=1)  # 400 x 800, red | blue
+    data = encoded(Image.fromarray(big), "JPEG", quality=95, exif=exif)
+    shape = (20, 40) if orientation == 3 else (40, 20)
+    decoded = decode_image(data, size=shape)
+    assert decoded.shape == (*shape, 3)
+    assert decoded[upright_red_at][0] > 200 and decoded[upright_red_at][2] < 60
+
+
+def test_a_16_bit_greyscale_png_keeps_its_tones():
+    ramp = np.tile(np.linspace(0, 65535, 256).astype(np.uint16), (16, 1))
+    decoded = decode_image(encoded(Image.fromarray(ramp), "PNG"))
+    assert decoded.shape == (16, 256, 3)
+    assert decoded[0, 0, 0] == 0 and decoded[0, 128, 0] in (127, 128) and decoded[0, 255, 0] == 255
+    assert abs(float(decoded.mean()) - 127.5) < 1.0  # not "nearly white"
+    scaled = decode_image(encoded(Image.fromarray(ramp), "PNG"), size=(8, 128))
+    assert abs(float(scaled.mean()) - 127.5) < 2.0
+
+
+def test_an_mpo_from_a_camera_gives_its_first_picture():
+    first, second = Image.fromarray(picture), Image.fromarray(picture[:, ::-1].copy())
+    data = encoded(first, "MPO", save_all=True, append_images=[second], quality=95)
+    assert Image.open(io.BytesIO(data)).format == "MPO"
+    decoded = decode_image(data, size=(10, 20))
+    assert decoded.shape == (10, 20, 3) and decoded[5, 2, 0] > 200  # red on the left: frame one

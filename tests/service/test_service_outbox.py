@@ -60,3 +60,17 @@ def test_a_frame_followed_by_any_other_message_is_never_dropped():
 
     assert sent == ["accepted", "frame 2", "done (interrupted)", "frame 1 of the next job"]
     assert dropped == 1
+
+
+def test_replies_to_a_client_that_never_reads_stay_bounded_and_job_messages_stay():
+    def flooding_client(outbox: Outbox) -> None:
+        outbox.put("accepted")
+        for index in range(1000):
+            outbox.reply(f"error {index}")
+        outbox.put("done")
+
+    sent, most_pending, _ = _run_slow_client(flooding_client)
+
+    assert most_pending == 2 + Outbox.MAX_REPLIES
+    assert sent == ["accepted", *(f"error {index}" for index in range(1000 - Outbox.MAX_REPLIES,
+                                                                        1000)), "done"]
