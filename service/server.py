@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import ctypes
 import logging
 import re
 import sys
@@ -97,7 +98,24 @@ def logging_config(level: str) -> dict:
     return config
 
 
+# glibc's mallopt parameter: how many malloc arenas threads may spread over.
+_M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Let threads share `arenas` glibc malloc arenas instead of up to 8 per core.
+
+    Each arena keeps what its threads freed, so with many threads (uvicorn's, the pools', the
+    jobs', TensorFlow's) a burst of large messages or decodes stays in the process for good.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, arenas)
+    except (OSError, AttributeError):
+        pass  # not glibc: its allocator has its own policy
+
+
 def main() -> int:
+    limit_malloc_arenas()
     settings = Settings()
     app = create_app(settings)
     config = uvicorn.Config(
@@ -105,6 +123,9 @@ def main() -> int:
         host=settings.host,
         port=settings.port,
         ws_max_size=ws_message_limit(settings),
+        # Compression lets a few KB off the wire inflate to thousands of queued messages at once
+        # (a flood of 50 KB messages compresses 500:1); images and JPEG frames barely compress.
+        ws_per_message_deflate=False,
         log_level=settings.log_level,
         log_config=logging_config(settings.log_level),
         lifespan="on",
