@@ -7,6 +7,7 @@ from datetime import datetime
 
 from service.engine import StyleParams
 
+from .abuse import Abuse
 from .cold_start import ColdStart
 from .config import BenchConfig
 from .flops import Floor
@@ -29,6 +30,9 @@ TARGETS = {
     "shape_memory": "≤ 143 MiB (150 MB)",
     "new_shape": "≤ +0.5 s",
     "sigterm": "`done` ≤ 10 s (Cloud Run's SIGKILL)",
+    "busy": "≤ 50 ms",
+    "accepted_storage_hung": "≤ 0.5 s",
+    "healthz": "≤ 50 ms",
 }
 
 
@@ -48,6 +52,7 @@ class Results:
     shapes: Shapes | None = None
     cancel: Stop | None = None
     sigterm: Stop | None = None
+    abuse: Abuse | None = None
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     finished: datetime | None = None
@@ -92,6 +97,9 @@ def figures(results: Results) -> dict[str, float | None]:
             key = f"stop.{stop.how.lower()}"
             out |= {f"{key}.step_s": stop.step_s, f"{key}.frame_s": stop.frame_s,
                     f"{key}.end_s": stop.end_s}
+    if abuse := results.abuse:
+        out |= {f"abuse.{name}": getattr(abuse, name) for name in (
+            "busy_s", "accepted_storage_hung_s", "healthz_storage_hung_s", "healthz_40mb_s")}
     return out
 
 
@@ -120,6 +128,7 @@ def render(results: Results) -> str:
         *_robustness_rows(results),
         *_shape_rows(results),
         *_stop_rows(results),
+        *_abuse_rows(results),
         "",
     ]
     if results.robustness:
@@ -251,6 +260,23 @@ def _stop_rows(results: Results) -> list[str]:
             f"**{sigterm.end_s:.2f} s** | {sigterm.step_s:.3f} s/step | "
             f"| the stop ≤ one step + 0.5 s ({sigterm.bound_s:.2f} s); {TARGETS['sigterm']} |")
     return rows
+
+
+def _abuse_rows(results: Results) -> list[str]:
+    abuse = results.abuse
+    if abuse is None:
+        return []
+    return [
+        f"| Busy answer (`bench/abuse.py`) | queue full, a `start` of two 5000 × 5000 PNGs "
+        f"| **{abuse.busy_s * 1e3:.1f} ms** | | | {TARGETS['busy']} |",
+        f"| Storage hung (SIGSTOP), 20 `/v1` calls waiting | `start` to `accepted` / `/healthz` "
+        f"| **{abuse.accepted_storage_hung_s * 1e3:.0f} ms** / "
+        f"**{abuse.healthz_storage_hung_s * 1e3:.1f} ms** | | "
+        f"| {TARGETS['accepted_storage_hung']} / {TARGETS['healthz']} |",
+        f"| `/healthz` during a 40 MB message | the slowest probe (every 10 ms) while it is "
+        f"received and parsed | **{abuse.healthz_40mb_s * 1e3:.0f} ms** | | "
+        f"| {TARGETS['healthz']} |",
+    ]
 
 
 def _long_job(stop: Stop) -> str:

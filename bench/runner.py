@@ -15,6 +15,7 @@ from service.engine import Engine, StyleParams
 from service.engine.images import encode_png
 
 from . import report
+from .abuse import measure_abuse
 from .cold_start import ColdStart, first_frame_seconds
 from .config import FULL, QUICK, BenchConfig
 from .document import write_document
@@ -79,6 +80,8 @@ def run(config: BenchConfig) -> report.Results:
                  lambda: _measure_shapes(config, results, samples))
         _attempt(results, "nst serve: stop latency of cancel and SIGTERM",
                  lambda: _measure_stops(config, results, samples))
+        _attempt(results, "nst serve: answers under abuse", lambda: setattr(
+            results, "abuse", measure_abuse(config.service_env, samples.files())))
     if config.image:
         _attempt(results, "the CPU image", lambda: results.notes.append(
             describe_image(measure_image(config.service_env))))

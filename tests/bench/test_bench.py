@@ -57,6 +57,8 @@ def test_every_figure_is_a_finite_positive_number(bench):
         "shapes.new_shape_s", "shapes.seen_shape_s", "shapes.new_shape_extra_s",
         *(f"stop.{how}.{name}" for how in ("cancel", "sigterm")
           for name in ("step_s", "frame_s", "end_s")),
+        "abuse.busy_s", "abuse.accepted_storage_hung_s", "abuse.healthz_storage_hung_s",
+        "abuse.healthz_40mb_s",
     }
     assert expected <= values.keys()
     bad = {name: value for name, value in values.items()
@@ -98,7 +100,8 @@ def test_the_document_keeps_the_hand_written_text_around_the_new_table(bench):
     for needed in ("pytest tests/bench", results.machine.cpu, "tensorflow", "keras", "numpy",
                    "python", "Step speed", "Time to quality", "Streaming overhead",
                    "Cold start", "Memory", "H100",
-                   "Robustness", "First frame at a new shape", "Stop: `cancel`", "Stop: SIGTERM"):
+                   "Robustness", "First frame at a new shape", "Stop: `cancel`", "Stop: SIGTERM",
+                   "Busy answer", "Storage hung"):
         assert needed in text
     assert (folder / "bench-reference.png").stat().st_size > 0
     assert (folder / "bench-nst.png").stat().st_size > 0
