@@ -1,4 +1,4 @@
-"""Bounded worker pools, one per kind of blocking work, so that one kind stuck cannot starve another.
+"""Bounded worker pools, one per kind of blocking work, so that one stuck cannot starve another.
 
 A hung storage server holds the threads of `storage` (the /v1 routes) and of `readiness`, never
 those that decode a new job's images or parse a client's message. A pool refuses work beyond its

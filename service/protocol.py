@@ -222,8 +222,8 @@ def describe_validation_error(error: ValidationError) -> str:
     """One sentence about the first bad field, e.g. "epochs: Input should be a valid integer"."""
     first = error.errors(include_url=False)[0]
     if first["type"] == "json_invalid":
-        return clip(f"the message is not valid JSON ({first['msg'].removeprefix('Invalid JSON: ')})",
-                    2 * ECHO_MAX)
+        reason = first["msg"].removeprefix("Invalid JSON: ")
+        return clip(f"the message is not valid JSON ({reason})", 2 * ECHO_MAX)
     if first["type"] == "dict_type" and not first["loc"]:
         return "a message must be a JSON object with a 'type'"
     where = clip(".".join(str(part) for part in first["loc"] if part not in ("start", "cancel")))

@@ -1,4 +1,4 @@
-"""Pools that cannot starve each other: with storage hung, jobs are still accepted and probes answer.
+"""Pools that cannot starve each other: with storage hung, jobs are accepted and probes answer.
 
 The storage is a real SeaweedFS frozen with SIGSTOP: connections open, requests never answer.
 Before separate pools, eight waiting /v1/results calls made a `start` wait 41 s for `accepted`
