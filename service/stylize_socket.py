@@ -39,15 +39,14 @@ class StylizeSocket:
     async def handle(self, websocket: WebSocket) -> None:
         if not await self.connections.admit(websocket, self.jobs.accepting):
             return
-        outbox = Outbox()
-        idle = IdleTimer(self.settings.idle_timeout_s)
-        pump = asyncio.create_task(_pump(outbox, websocket))
-        watchdog = asyncio.create_task(close_when_idle(idle, websocket))
+        outbox, idle = Outbox(), IdleTimer(self.settings.idle_timeout_s)
+        helpers = [asyncio.create_task(_pump(outbox, websocket)),
+                   asyncio.create_task(close_when_idle(idle, websocket))]
         try:
             await self._receive_loop(websocket, outbox, idle)
         finally:
-            pump.cancel()
-            watchdog.cancel()
+            for helper in helpers:
+                helper.cancel()
             self.connections.release()
 
     async def _receive_loop(self, websocket: WebSocket, outbox: Outbox, idle: IdleTimer) -> None:
