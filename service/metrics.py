@@ -30,7 +30,7 @@ JOBS_DETACHED = Gauge("nst_jobs_detached", "Jobs running or kept for reattachmen
 CONNECTIONS = Gauge("nst_connections", "Open WebSockets (at most NST_MAX_CONNECTIONS)")
 
 JOBS_ACCEPTED = Counter("nst_jobs_accepted", "Jobs admitted to the queue")
-JOBS_ENDED = Counter("nst_jobs_ended", "Jobs that ended, by status", ["status"])
+JOBS_ENDED = Counter("nst_jobs_ended", "Jobs that ran and ended, by status", ["status"])
 JOB_STATUSES = ("finished", "interrupted", "cancelled", "failed")
 JOB_WAIT = Histogram("nst_job_queue_wait_seconds", "Time from accepted to running",
                      buckets=(0.1, 1, 5, 15, 30, 60, 120, 300, 600, 1800))
