@@ -1,8 +1,9 @@
 """The Starlette app: health routes, the `/ws/stylize` socket, and the `/v1` results API.
 
 Only the wiring lives here. Each route's work is in a module named after it: readiness.py
-(start-up, /healthz, /readyz), stylize_socket.py (the socket loop), admission.py (checking a
-`start`), running.py (running and storing a job), results_api.py (/v1), auth.py (API key, Origin).
+(start-up, /healthz, /readyz), stylize_socket.py (the socket loop), connections.py (handshake,
+connection cap, idle close), admission.py (checking a `start`), running.py (running and storing a
+job), results_api.py (/v1), auth.py (API key, Origin), metrics.py (/metrics).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
 
+from .connections import Connections
 from .engine import Engine
 from .jobs import JobManager
+from .metrics import MetricsRoute
 from .pools import Pools
 from .readiness import Readiness
 from .results_api import ResultsApi
@@ -32,6 +35,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     readiness = Readiness(settings, engine, jobs, storage, pools.readiness)
     runner = JobRunner(lambda: readiness.engine, storage, readiness.storage_failed)
     results = ResultsApi(settings, storage, pools.storage)
+    connections = Connections(settings)
     cors = Middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
@@ -42,8 +46,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     routes = [
         Route("/healthz", readiness.healthz),
         Route("/readyz", readiness.readyz),
+        Route("/metrics", MetricsRoute(settings, jobs, connections).endpoint),
         WebSocketRoute("/ws/stylize", StylizeSocket(settings, jobs, readiness, runner,
-                                                        pools).handle),
+                                                    connections, pools).handle),
         Mount("/v1", routes=[
             Route("/jobs/{job_id}", results.job),
             Route("/results", results.results),

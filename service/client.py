@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import io
+import json
 import os
 import sys
 import urllib.request
@@ -49,12 +50,22 @@ def main(args: argparse.Namespace) -> int:
     except InvalidURI:
         return _fail(f"{args.url} is not a WebSocket URL; it looks like ws://HOST:PORT/ws/stylize")
     except InvalidStatus as error:
-        return _fail(f"{args.url} refused the WebSocket (HTTP {error.response.status_code}); "
-                     "is that the service's /ws/stylize address?")
+        return _fail(_refusal(args.url, error.response.status_code, error.response.body))
     except OSError as error:
         reason = getattr(error, "strerror", None) or error
         return _fail(f"cannot reach the service at {args.url} ({reason}); start it with "
                      "`make run` or `nst serve`, or pass --url")
+
+
+def _refusal(url: str, status: int, body: bytes) -> str:
+    """What the service said when it refused the handshake; a hint at the URL if it said nothing."""
+    try:
+        error = json.loads(body)["error"]
+        return (f"the service refused the connection (HTTP {status}, {error['code']}): "
+                f"{error['message']}")
+    except (ValueError, KeyError, TypeError):
+        return (f"{url} refused the WebSocket (HTTP {status}); is that the service's /ws/stylize "
+                "address?")
 
 
 def _fail(message: str) -> int:

@@ -18,6 +18,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
+from . import metrics
 from .protocol import Error, Queued
 
 log = logging.getLogger("nst.jobs")
@@ -62,6 +63,7 @@ class Outbox:
         if droppable and self._items and self._items[-1][1] == "frame":
             self._items.pop()
             self.dropped += 1
+            metrics.FRAMES_DROPPED.inc()
         self._append(text, "frame" if droppable else "message")
 
     def reply(self, text: str) -> None:
@@ -123,6 +125,8 @@ class Job:
 
     def emit(self, message: BaseModel, droppable: bool = False) -> None:
         """Queue a message for the client; safe from any thread, in call order."""
+        if isinstance(message, Error):
+            metrics.ERRORS.labels(message.code).inc()
         self.loop.call_soon_threadsafe(self.outbox.put, message.model_dump_json(), droppable)
 
     def stop(self, reason: StopReason) -> None:

@@ -70,7 +70,8 @@ class ResultsApi:
 
 
 def _unauthorized() -> JSONResponse:
-    return _http_error(401, "unauthorized", "add 'Authorization: Bearer KEY' or ?token=KEY")
+    return _http_error(401, "unauthorized",
+                       "add 'Authorization: Bearer KEY' (browser pages: ?token=KEY)")
 
 
 def _storage_busy() -> JSONResponse:

@@ -16,7 +16,7 @@ from importlib import metadata as package_metadata
 import numpy as np
 from PIL import Image
 
-from . import protocol
+from . import metrics, protocol
 from .admission import JobRequest
 from .engine import Engine, EngineError, Frame
 from .engine.images import encode_jpeg, encode_png
@@ -42,16 +42,19 @@ class JobRunner:
 
     def run(self, job: Job, request: JobRequest) -> None:
         started = utc_now()
+        metrics.JOB_WAIT.observe((started - job.created_at).total_seconds())
         log.info("event=job_started job_id=%s queued_s=%.3f", job.id,
                  (started - job.created_at).total_seconds())
         try:
             history = self._paint(job, request)
         except EngineError as error:
             log.warning("event=job_failed job_id=%s error=%r", job.id, str(error))
+            metrics.job_ended("failed")
             job.emit(Error(code="bad_request", message=str(error), job_id=job.id))
             return
         except Exception as error:  # noqa: BLE001 (the client gets one sentence, the log the trace)
             log.exception("event=job_failed job_id=%s", job.id)
+            metrics.job_ended("failed")
             job.emit(Error(code="internal", job_id=job.id, message=(
                 f"the engine failed on job {job.id} ({type(error).__name__}); "
                 "the server log has details")))
@@ -59,12 +62,15 @@ class JobRunner:
         if job.stop_reason == "cancelled":
             log.info("event=job_cancelled job_id=%s while=running epochs_done=%d", job.id,
                      len(history))
+            metrics.job_ended("cancelled")
             job.emit(Error(code="cancelled", message="the job was cancelled", job_id=job.id))
         elif not history:
+            metrics.job_ended("interrupted")
             job.emit(Error(code="shutting_down", job_id=job.id, message=(
                 "the server shut down before the first epoch finished; submit the job again")))
         else:
             status: protocol.JobStatus = "interrupted" if job.stop_reason else "finished"
+            metrics.job_ended(status, history[-1].step, history[-1].elapsed_s)
             job.emit(self._store(job, request, status, started, history))
 
     def _paint(self, job: Job, request: JobRequest) -> list[Frame]:
@@ -97,6 +103,7 @@ class JobRunner:
             result = self.storage.save_job(job.id, files, record.model_dump(mode="json"),
                                            job.created_at)
         except StorageError as error:
+            metrics.STORAGE_FAILURES.inc()
             self._storage_failed(error)
             log.error("event=job_not_stored job_id=%s status=%s error=%r", job.id, status,
                       str(error))

@@ -13,7 +13,6 @@ import asyncio
 import copy
 import ctypes
 import logging
-import re
 import sys
 from types import FrameType
 
@@ -22,6 +21,7 @@ from uvicorn.config import LOGGING_CONFIG
 
 from .app import create_app
 from .jobs import JobManager
+from .redaction import RedactSecrets
 from .settings import Settings
 
 log = logging.getLogger("nst.server")
@@ -69,23 +69,9 @@ class DrainingServer(uvicorn.Server):
             self.should_exit = True
 
 
-class RedactTokens(logging.Filter):
-    """API keys sent as `?token=KEY` (browsers cannot set headers) never reach the log."""
-
-    _token = re.compile(r"(token=)[^&\s\"']+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = self._token.sub(r"\1[redacted]", record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(self._token.sub(r"\1[redacted]", arg) if isinstance(arg, str)
-                                else arg for arg in record.args)
-        return True
-
-
-def logging_config(level: str) -> dict:
+def logging_config(level: str, secrets: list[str] = ()) -> dict:
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"redact_tokens": {"()": RedactTokens}}
+    config["filters"] = {"redact_secrets": {"()": RedactSecrets, "secrets": list(secrets)}}
     config["formatters"]["nst"] = {
         "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
     }
@@ -93,7 +79,7 @@ def logging_config(level: str) -> dict:
         "formatter": "nst", "class": "logging.StreamHandler", "stream": "ext://sys.stderr",
     }
     for handler in config["handlers"].values():
-        handler["filters"] = ["redact_tokens"]
+        handler["filters"] = ["redact_secrets"]
     config["loggers"]["nst"] = {"handlers": ["nst"], "level": level.upper(), "propagate": False}
     return config
 
@@ -127,7 +113,8 @@ def main() -> int:
         # (a flood of 50 KB messages compresses 500:1); images and JPEG frames barely compress.
         ws_per_message_deflate=False,
         log_level=settings.log_level,
-        log_config=logging_config(settings.log_level),
+        log_config=logging_config(settings.log_level, [
+            key.get_secret_value() for key in (settings.api_key, settings.admin_key) if key]),
         lifespan="on",
         timeout_graceful_shutdown=CLOSE_TIMEOUT_S,
     )

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     # Running or waiting jobs one client (address) may hold; a person runs one at a time.
     max_jobs_per_client: int = Field(default=4, ge=1)
 
+    # Sockets. An idle one (no job running on it) is closed after this long; beyond the cap new
+    # ones are refused at the handshake (503), so idle tabs cannot hold an instance.
+    idle_timeout_s: float = Field(default=120.0, gt=0)
+    max_connections: int = Field(default=16, ge=1)
+
     # Limits on what a client may ask for.
     default_size: int = Field(default=512, ge=16)
     max_size: int = Field(default=1024, ge=16)
@@ -52,6 +57,9 @@ class Settings(BaseSettings):
     # Security. An empty origin list admits only clients that send no Origin header (CLI, scripts);
     # browsers need their page's origin listed, or "*".
     api_key: ApiKey = None
+    # The operator's key: /metrics (and what else needs more than NST_API_KEY); never given to
+    # the web app.
+    admin_key: ApiKey = None
     allowed_origins: Annotated[list[str], NoDecode] = []
 
     # Object storage (any S3-compatible endpoint; credentials come from AWS_* as boto3 reads them).

@@ -14,9 +14,9 @@ import uuid
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from . import protocol
+from . import metrics, protocol
 from .admission import JobRequest, RequestError, check, decode
-from .auth import socket_refusal
+from .connections import Connections, IdleTimer, close_when_idle
 from .engine import StopSignal
 from .jobs import Job, JobManager, Outbox, QueueFull, ShuttingDown, TooManyJobs
 from .pools import Pools, PoolBusy
@@ -35,31 +35,28 @@ PARSE_INLINE_MAX = 64 * 1024
 
 class StylizeSocket:
     def __init__(self, settings: Settings, jobs: JobManager, readiness: Readiness,
-                 runner: JobRunner, pools: Pools) -> None:
+                 runner: JobRunner, connections: Connections, pools: Pools) -> None:
         self.settings = settings
         self.jobs = jobs
         self.readiness = readiness
         self.runner = runner
+        self.connections = connections
         self.pools = pools
 
     async def handle(self, websocket: WebSocket) -> None:
-        await websocket.accept()
-        refusal = socket_refusal(websocket, self.settings, self.jobs.accepting)
-        if refusal:
-            code, message, close_code = refusal
-            log.info("event=socket_refused code=%s origin=%r", code,
-                     websocket.headers.get("origin"))
-            await websocket.send_text(Error(code=code, message=message).model_dump_json())
-            await websocket.close(close_code)
+        if not await self.connections.admit(websocket, self.jobs.accepting):
             return
-        outbox = Outbox()
-        pump = asyncio.create_task(_pump(outbox, websocket))
+        outbox, idle = Outbox(), IdleTimer(self.settings.idle_timeout_s)
+        helpers = [asyncio.create_task(_pump(outbox, websocket)),
+                   asyncio.create_task(close_when_idle(idle, websocket))]
         try:
-            await self._receive_loop(websocket, outbox)
+            await self._receive_loop(websocket, outbox, idle)
         finally:
-            pump.cancel()
+            for helper in helpers:
+                helper.cancel()
+            self.connections.release()
 
-    async def _receive_loop(self, websocket: WebSocket, outbox: Outbox) -> None:
+    async def _receive_loop(self, websocket: WebSocket, outbox: Outbox, idle: IdleTimer) -> None:
         """Answer every message until the client goes; a client that goes cancels its job."""
         job: Job | None = None
         client = websocket.client.host if websocket.client else "unknown"
@@ -67,6 +64,7 @@ class StylizeSocket:
         try:
             while True:
                 message = await websocket.receive()
+                idle.touch(job)
                 if message["type"] == "websocket.disconnect":
                     break
                 if not rate.allows():
@@ -80,6 +78,7 @@ class StylizeSocket:
                     continue
                 try:
                     job = await self._on_message(message["text"], outbox, job, client)
+                    idle.touch(job)
                 except Exception:  # noqa: BLE001 (a bug must not take the connection down)
                     log.exception("event=message_failed")
                     _reply(outbox, "internal", "the server failed on this message; its log has "
@@ -165,6 +164,7 @@ class StylizeSocket:
 
     def _accepted(self, job: Job, position: int, request: JobRequest) -> None:
         params = request.params
+        metrics.JOBS_ACCEPTED.inc()
         job.outbox.put(Accepted(
             job_id=job.id, position=position,
             model=protocol.Model(**self.readiness.engine.model.as_dict()),
@@ -179,12 +179,13 @@ class StylizeSocket:
 
 async def _pump(outbox: Outbox, websocket: WebSocket) -> None:
     try:
-        await outbox.pump(websocket.send_text)
+        await outbox.pump(metrics.counting_frames(websocket.send_text))
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass  # the client is gone; the receive loop sees the disconnect and cancels its job
 
 
 def _reply(outbox: Outbox, code: protocol.ErrorCode, message: str) -> None:
+    metrics.ERRORS.labels(code).inc()
     outbox.reply(Error(code=code, message=message).model_dump_json())
 
 

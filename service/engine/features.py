@@ -15,11 +15,6 @@ from .losses import gram_matrix
 # dissolve late in a run while the loss barely moved.
 CONTENT_LAYERS = ("block4_conv2",)
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
-# Zero padding in VGG's convolutions made the outermost pixels cheap places for the style's texture
-# (a line of confetti along the top, docs/quality.md). The image is mirrored out by this much and
-# every layer's features cropped back: a multiple of the deepest layer's stride (16), so every
-# layer crops whole features.
-EDGE_MARGIN = 16
 BACKBONES = {"vgg19": keras.applications.VGG19, "vgg16": keras.applications.VGG16}
 
 # Caffe-style VGG input: BGR, 0..255, minus the ImageNet channel means (keras `preprocess_input`).
@@ -56,28 +51,14 @@ def preprocess(image: tf.Tensor) -> tf.Tensor:
 def content_and_style(extractor: keras.Model, image: tf.Tensor) -> tuple[list, list]:
     """(content features, style Gram matrices) of an RGB image in [0, 1], in float32.
 
-    The image is mirrored out by EDGE_MARGIN px before the network and each layer's features are
-    cropped back to the image, so no loss reads the features of VGG's zero padding. The losses stay
-    in float32 whatever precision the network computes in.
+    The losses stay in float32 whatever precision the network computes in.
     """
-    margin = EDGE_MARGIN  # a mirror needs a side of at least this: the engine refuses smaller
-    padded = tf.pad(image, [[0, 0], [margin, margin], [margin, margin], [0, 0]], mode="SYMMETRIC")
-    outputs = extractor(preprocess(padded))
-    outputs = {name: _cropped(tf.cast(value, tf.float32), margin // _stride(name))
-               for name, value in outputs.items()}
+    outputs = {name: tf.cast(value, tf.float32)
+               for name, value in extractor(preprocess(image)).items()}
     return (
         [outputs[name] for name in CONTENT_LAYERS],
         [gram_matrix(outputs[name]) for name in STYLE_LAYERS],
     )
-
-
-def _stride(layer: str) -> int:
-    """How many input pixels one feature of VGG's `blockN_...` layer spans: 2 ** (N - 1)."""
-    return 2 ** (int(layer.removeprefix("block").split("_")[0]) - 1)
-
-
-def _cropped(features: tf.Tensor, border: int) -> tf.Tensor:
-    return features[:, border:-border, border:-border, :] if border else features
 
 
 PRECISIONS = ("auto", "float32", "bfloat16")

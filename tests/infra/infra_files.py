@@ -20,6 +20,7 @@ DOCKERFILE = ROOT / "Dockerfile.gpu"
 DOCKERIGNORE = ROOT / ".dockerignore"
 COMPOSE = ROOT / "infra" / "compose.yaml"
 K8S_DIR = ROOT / "infra" / "k8s"
+K8S_MONITORING_DIR = K8S_DIR / "monitoring"  # for the cluster's monitoring, applied apart
 CLOUDRUN = ROOT / "infra" / "cloudrun" / "service.yaml"
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 VENV_BIN = Path(sys.executable).parent
@@ -159,6 +160,11 @@ def yaml_documents(path: Path) -> list[dict]:
 
 def k8s_documents() -> list[tuple[Path, dict]]:
     return [(path, doc) for path in sorted(K8S_DIR.glob("*.yaml")) for doc in yaml_documents(path)]
+
+
+def k8s_monitoring_documents() -> list[tuple[Path, dict]]:
+    return [(path, doc) for path in sorted(K8S_MONITORING_DIR.glob("*.yaml"))
+            for doc in yaml_documents(path)]
 
 
 def k8s_object(kind: str, name: str) -> dict:

@@ -89,6 +89,13 @@ def test_concurrency_is_the_running_jobs_plus_the_queue():
         int(env()["NST_MAX_CONCURRENT_JOBS"]) + int(env()["NST_MAX_QUEUE"]))
 
 
+def test_the_service_admits_every_socket_cloud_run_sends_and_frees_idle_ones_first():
+    # Below containerConcurrency the service would refuse (503) sockets Cloud Run sent it; an idle
+    # tab must give its place back long before Cloud Run's request timeout would.
+    assert int(env()["NST_MAX_CONNECTIONS"]) >= revision()["spec"]["containerConcurrency"]
+    assert float(env()["NST_IDLE_TIMEOUT_S"]) * 10 <= revision()["spec"]["timeoutSeconds"]
+
+
 def test_a_websocket_may_stay_open_for_a_queued_wait_and_a_job():
     assert 900 <= revision()["spec"]["timeoutSeconds"] <= 3600
 

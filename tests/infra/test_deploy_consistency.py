@@ -168,6 +168,34 @@ def test_kubernetes_waits_for_the_pause_the_drain_and_the_storing():
     assert pause + grace + 10 <= pod["terminationGracePeriodSeconds"]
 
 
+# --- sockets and metrics --------------------------------------------------------------------------
+
+def test_every_socket_a_job_needs_fits_under_the_connection_cap():
+    # Below jobs + queue, a client with a place in the queue would be refused its socket (503).
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    assert defaults["max_connections"] >= defaults["max_concurrent_jobs"] + defaults["max_queue"]
+    config = k8s_object("ConfigMap", "nst-config")["data"]
+    assert int(config["NST_MAX_CONNECTIONS"]) >= (int(config["NST_MAX_CONCURRENT_JOBS"]) +
+                                                  int(config["NST_MAX_QUEUE"]))
+
+
+def test_the_service_closes_idle_sockets_before_the_ingress_would():
+    config = k8s_object("ConfigMap", "nst-config")["data"]
+    annotations = k8s_object("Ingress", "nst")["metadata"]["annotations"]
+    read_timeout = int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"])
+    assert float(config["NST_IDLE_TIMEOUT_S"]) < read_timeout
+
+
+def test_prometheus_scrapes_the_metrics_path_on_the_service_port():
+    http, _ = app_paths()
+    deployment = k8s_object("Deployment", "nst-service")["spec"]["template"]
+    annotations = deployment["metadata"]["annotations"]
+    (container,) = deployment["spec"]["containers"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] in http
+    assert int(annotations["prometheus.io/port"]) == container["ports"][0]["containerPort"]
+
+
 def web_probe_paths() -> list[tuple[str, str]]:
     """(where, path) of every HTTP probe aimed at the web app."""
     found = []

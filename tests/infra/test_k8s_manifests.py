@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import kubernetes_validate
 import pytest
 import yaml
 
-from infra_files import K8S_DIR, SECRET_VARIABLES, k8s_containers, k8s_documents, k8s_object
+from infra_files import (K8S_DIR, SECRET_VARIABLES, k8s_containers, k8s_documents,
+                         k8s_monitoring_documents, k8s_object)
 
 # The oldest minor version still in the big providers' support windows, and the newest that
 # kubernetes-validate ships schemas for (offline).
@@ -18,7 +20,7 @@ KUSTOMIZE_KIND = ("kustomize.config.k8s.io/v1beta1", "Kustomization")
 
 def kubernetes_objects() -> list[tuple[str, dict]]:
     return [(f"{path.name}:{doc['kind']}/{doc['metadata']['name']}", doc)
-            for path, doc in k8s_documents()
+            for path, doc in k8s_documents() + k8s_monitoring_documents()
             if (doc["apiVersion"], doc["kind"]) != KUSTOMIZE_KIND]
 
 
@@ -83,6 +85,31 @@ def test_the_autoscaler_scales_the_gpu_deployment():
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
                                               "name": "nst-service"}
     assert 1 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
+
+
+def adapter_rules() -> dict[str, dict]:
+    """prometheus-adapter's rules (infra/k8s/monitoring), by the metric name each serves."""
+    ((_, config_map),) = [(p, d) for p, d in k8s_monitoring_documents()
+                          if d["metadata"]["name"] == "prometheus-adapter"]
+    rules = yaml.safe_load(config_map["data"]["config.yaml"])["rules"]
+    return {rule["name"]["as"]: rule for rule in rules}
+
+
+def test_the_autoscaler_scales_on_the_queue_length_the_service_exports():
+    from prometheus_client import REGISTRY
+
+    import service.metrics  # noqa: F401 (registers the service's metrics)
+
+    (metric,) = k8s_object("HorizontalPodAutoscaler", "nst-service")["spec"]["metrics"]
+    assert metric["type"] == "Pods" and metric["pods"]["target"]["type"] == "AverageValue"
+    rule = adapter_rules()[metric["pods"]["metric"]["name"]]
+    series = re.match(r"(\w+)\{", rule["seriesQuery"]).group(1)
+    assert REGISTRY.get_sample_value(series) is not None, f"/metrics has no {series}"
+    assert "queue" in series
+    # Per pod, so the HPA averages over the Deployment's pods.
+    assert rule["resources"]["overrides"] == {"namespace": {"resource": "namespace"},
+                                              "pod": {"resource": "pod"}}
+    assert "<<.LabelMatchers>>" in rule["metricsQuery"] and "<<.GroupBy>>" in rule["metricsQuery"]
 
 
 def test_ingress_routes_reach_existing_services_and_allow_long_websockets():

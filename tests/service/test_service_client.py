@@ -67,6 +67,14 @@ def test_the_client_explains_a_wrong_url(service_server, pictures, tmp_path):
     assert run.returncode == 2 and "is that the service's /ws/stylize address?" in run.stderr
 
 
+def test_the_client_shows_why_the_handshake_was_refused(strict_server, pictures, tmp_path):
+    (tmp_path / "photo.jpg").write_bytes(pictures.content)
+    run = _nst_client(str(tmp_path / "photo.jpg"), str(tmp_path / "photo.jpg"),
+                      "--url", strict_server.ws_url, "--token", "wrong")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "refused the connection (HTTP 403, unauthorized)" in run.stderr
+
+
 def test_ctrl_c_cancels_the_job_on_the_server(service_server, pictures, tmp_path):
     (tmp_path / "photo.jpg").write_bytes(pictures.content)
     client = subprocess.Popen(

@@ -10,6 +10,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+from websockets.exceptions import InvalidStatus
 from ws_jobs import (PNG_MAGIC, decode_data_uri, get_json, http_get, image_size, open_socket,
                      receive, receive_until, run_job, start, wait_until)
 
@@ -58,9 +60,11 @@ def test_sigterm_lets_the_job_end_as_interrupted_stored_and_exits_0(start_servic
         server.process.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
         assert receive(waiting, timeout_s=10)["code"] == "shutting_down"
-        # Draining: new clients are told so, and /readyz sends traffic elsewhere.
-        with open_socket(server.ws_url) as latecomer:
-            assert receive(latecomer, timeout_s=5)["code"] == "shutting_down"
+        # Draining: new clients are told so at the handshake, and /readyz sends traffic elsewhere.
+        with pytest.raises(InvalidStatus) as refused:
+            open_socket(server.ws_url)
+        assert refused.value.response.status_code == 503
+        assert json.loads(refused.value.response.body)["error"]["code"] == "shutting_down"
         assert get_json(f"{server.http_url}/readyz")[0] == 503
 
         *frames, done = receive_until(running, timeout_s=60)

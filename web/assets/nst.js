@@ -230,8 +230,12 @@
                 status(job.opened
                     ? `The connection to the service dropped before the job finished ` +
                       `(code ${state.code || "none"}). Press Start to try again.`
-                    : `Could not connect to the service at ${where}. Check that it is running, ` +
-                      `then press Start again.`, "danger");
+                    // A browser cannot read why a handshake failed: a refusal (HTTP 403/503)
+                    // and a service that is down look the same from here.
+                    : `Could not connect to the service at ${where}: it is not running, or the ` +
+                      `service refused the connection (check the API key and its allowed ` +
+                      `origins, NST_ALLOWED_ORIGINS, or try again if it is busy). ` +
+                      `Press Start to try again.`, "danger");
                 progressBar({animated: false, striped: false, color: "danger"});
                 closeSocket();
                 set("job", {data: phase("failed", {reason: "connection"})});
