@@ -174,6 +174,7 @@ def test_without_a_rate_limit_a_flood_gets_short_bounded_errors(start_service):
 
 
 def test_healthz_answers_while_a_40_mb_message_is_parsed(roomy_server):
+    assert wait_until(lambda: get_json(f"{roomy_server.http_url}/readyz")[1]["running"] == 0, 30)
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 256, 15 * 1024 * 1024, dtype=np.uint8).tobytes()  # not an image
     message = start(noise, noise)
@@ -199,5 +200,6 @@ def test_healthz_answers_while_a_40_mb_message_is_parsed(roomy_server):
         prober.join()
 
     assert refused["code"] == "bad_image" and "not a PNG" in refused["message"]
-    assert len(latencies) > 5 and max(latencies) < 0.5, f"slowest /healthz {max(latencies):.3f} s"
+    slowest = sorted(latencies)[-3:]
+    assert len(latencies) > 5 and max(latencies) < 0.5, f"slowest /healthz: {slowest}"
 
