@@ -1,4 +1,4 @@
-"""Helpers for the service tests: small real pictures, raw protocol-v1 sockets, HTTP.
+"""Helpers for the service tests: small real pictures, raw protocol sockets, HTTP.
 
 Every message a helper receives is validated against service.protocol, so each test also checks
 that the server speaks the protocol it documents.
@@ -81,6 +81,18 @@ def run_job(url: str, content: bytes, style: bytes, timeout_s: float = 120.0,
                        lambda message: messages.append(message.model_dump(mode="json")),
                        timeout_s=timeout_s)
     return messages
+
+
+def is_cancelled(ending: dict) -> bool:
+    """How a job ends after `cancel`: `done` with the image it reached, or, when no step had run,
+    error `cancelled`."""
+    return (ending["type"] == "done" and ending["status"] == "cancelled") or \
+        ending.get("code") == "cancelled"
+
+
+def attach(socket: ClientConnection, accepted: dict) -> None:
+    socket.send(json.dumps({"type": "attach", "job_id": accepted["job_id"],
+                            "resume_token": accepted["resume_token"]}))
 
 
 def decode_data_uri(uri: str) -> tuple[str, bytes]:
