@@ -126,11 +126,12 @@ def _gallery_callbacks(app: dash.Dash, settings: WebSettings) -> None:
         Output("gallery-data", "data"),
         Input("gallery-refresh", "n_clicks"),
         Input("finished-job", "data"),
+        State("tokens", "data"),
     )
-    def refresh_gallery(_clicks, _finished):
+    def refresh_gallery(_clicks, _finished, tokens):
         started = time.perf_counter()
         try:
-            results = gallery.fetch_results(settings)
+            results = gallery.fetch_results(settings, tokens if isinstance(tokens, list) else [])
         except gallery.GalleryError as error:
             log.warning("event=gallery_failed error=%r", str(error))
             return [], f"{error} The gallery will fill in once the service is up.", []
