@@ -234,7 +234,7 @@ class JobManager:
 
     async def drain(self, grace_s: float) -> None:
         """Take no new jobs, turn the queue away, let running jobs (followed or not) run until
-        STOP_AND_STORE_S before `grace_s` ends, then stop them so they store their images in time."""
+        STOP_AND_STORE_S before `grace_s` ends, then stop them: they store their images in time."""
         self.accepting = False
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace_s

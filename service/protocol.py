@@ -26,7 +26,7 @@ ErrorCode = Literal[
     "not_ready",        # the model is still loading or warming up: retry in a few seconds
     "unauthorized",     # NST_API_KEY is set and the token is missing or wrong
     "forbidden_origin", # the browser page's Origin is not in NST_ALLOWED_ORIGINS
-    "cancelled",        # the client cancelled its job before it started (a running one ends in `done`)
+    "cancelled",        # cancelled before its first step (a running job ends in `done`, cancelled)
     "unknown_job",      # `attach` names no job here with that resume_token (or it ended long ago)
     "taken_over",       # another connection attached to this job: this one no longer follows it
     "shutting_down",    # the server is draining for a restart: retry on another instance
@@ -225,7 +225,8 @@ def describe_validation_error(error: ValidationError) -> str:
         return f"the message is not valid JSON ({first['msg'].removeprefix('Invalid JSON: ')})"
     if first["type"] == "dict_type" and not first["loc"]:
         return "a message must be a JSON object with a 'type'"
-    where = ".".join(str(part) for part in first["loc"] if part not in ("start", "cancel", "attach"))
+    where = ".".join(str(part) for part in first["loc"]
+                     if part not in ("start", "cancel", "attach"))
     if first["type"] == "union_tag_invalid":
         return (f"unknown message type {first['input'].get('type')!r}: send 'start', 'cancel' "
                 "or 'attach'")

@@ -67,7 +67,10 @@ class StylizeSocket:
                            "send JSON text messages; binary ones are not part of the protocol")
                     continue
                 try:
-                    job = await self._on_message(message["text"], outbox, job)
+                    followed = await self._on_message(message["text"], outbox, job)
+                    if job is not None and followed is not job:
+                        job.detach(outbox)  # an ended job: this socket follows another now
+                    job = followed
                 except Exception:  # noqa: BLE001 (a bug must not take the connection down)
                     log.exception("event=message_failed")
                     _reply(outbox, "internal", "the server failed on this message; its log has "
