@@ -69,9 +69,7 @@ class JobRunner:
         last = history[-1]
         status: protocol.JobStatus = (stop_reason if stop_reason and last.step < last.total_steps
                                       else "finished")
-        if status == "cancelled":
-            log.info("event=job_cancelled job_id=%s while=running steps_done=%d", job.id,
-                     last.step)
+        log.info("event=job_storing job_id=%s status=%s steps_done=%d", job.id, status, last.step)
         job.emit(self._store(job, request, status, started, history))
 
     def _paint(self, job: Job, request: JobRequest) -> list[Frame]:

@@ -34,6 +34,15 @@ def test_a_job_whose_client_vanishes_runs_to_its_end_and_is_stored(service_serve
     assert "event=job_detached" in service_server.log()
 
 
+def test_a_client_that_stops_reading_does_not_hold_up_its_job(service_server, pictures):
+    with open_socket(service_server.ws_url) as socket:
+        socket.send(start(pictures.content, pictures.style, **MEDIUM))
+        accepted = receive(socket)
+        # Not another read while the job runs: it is stored all the same.
+        job = _stored_job(service_server, accepted)
+    assert job["status"] == "finished" and job["epochs_done"] == MEDIUM["epochs"]
+
+
 def test_a_new_connection_attaches_mid_job_and_follows_it_to_done(service_server, pictures):
     with open_socket(service_server.ws_url) as first:
         first.send(start(pictures.content, pictures.style, **MEDIUM))
@@ -115,6 +124,7 @@ def test_a_cancel_while_the_result_is_stored_leaves_one_consistent_state(
         try:
             while (frame := receive(socket))["epoch"] < 3:
                 pass
+            assert wait_until(lambda: "event=job_storing" in server.log(), 5)
             socket.send(json.dumps({"type": "cancel"}))
             assert wait_until(lambda: "event=stop_ignored" in server.log(), 5)
         finally:

@@ -72,6 +72,25 @@ def test_sigterm_stores_the_image_reached_as_interrupted_before_the_grace_ends(
     assert time.monotonic() - signalled < grace_s + 3.0  # uvicorn closes the sockets, then exits
 
 
+def test_sigterm_stores_a_job_that_no_socket_follows(start_service, s3, pictures):
+    grace_s = 6.0
+    server = start_service(NST_MAX_STEPS_PER_EPOCH="5000", NST_SHUTDOWN_GRACE_S=str(grace_s))
+    with open_socket(server.ws_url) as socket:
+        socket.send(start(pictures.content, pictures.style, **ONE_LONG_EPOCH))
+        accepted = receive(socket)
+    time.sleep(1.0)
+    server.process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    assert server.process.wait(timeout=30) == 0
+    # It waited for the job nobody followed (all but the grace's last half), then stored it.
+    assert grace_s / 2 - 1.0 < time.monotonic() - signalled < grace_s + 3.0
+    metadata = json.loads(s3.get_object(Bucket=server.storage.bucket,
+                                        Key=f"jobs/{accepted['job_id']}/metadata.json")
+                          ["Body"].read())
+    assert metadata["status"] == "interrupted"
+    assert 0 < metadata["steps_done"] < ONE_LONG_EPOCH["steps_per_epoch"]
+
+
 def _stored_metadata(s3, done: dict) -> dict:
     return json.loads(s3.get_object(Bucket=done["result"]["bucket"],
                                     Key=done["result"]["metadata_key"])["Body"].read())
