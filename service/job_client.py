@@ -1,4 +1,4 @@
-"""Run one job on an nst service over its WebSocket: the one Python client of protocol v1.
+"""Run one job on an nst service over its WebSocket: the one Python client of protocol v2.
 
 `nst client`, the benchmark and the tests all call `run_job`; what they show is up to their
 `on_message`. Connecting may raise websockets' InvalidURI or InvalidStatus, or OSError.

@@ -112,8 +112,8 @@ class Job:
     follower: Outbox | None = field(default=None, repr=False)
     newest_frame: str | None = field(default=None, repr=False)
     last_message: str | None = field(default=None, repr=False)
-    _storing: bool = field(default=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _storing: bool = field(default=False, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def emit(self, message: BaseModel, droppable: bool = False) -> None:
         """Queue a message for whoever follows the job; safe from any thread, in call order."""

@@ -1,4 +1,4 @@
-"""`nst web`: the Dash app. The browser talks protocol v1 straight to the service over the
+"""`nst web`: the Dash app. The browser talks protocol v2 straight to the service over the
 dash-extensions WebSocket; every frame is handled by clientside callbacks (web/assets/nst.js), so
 the Dash server only serves the page and the gallery."""
 
