@@ -68,14 +68,15 @@ class ResultsApi:
                                f"send at most {access.MAX_TOKENS} tokens in X-NST-Tokens")
         everyone = self.settings.public_gallery or access.is_admin(request, self.settings)
         try:
-            records = await asyncio.to_thread(
-                self.storage.recent_jobs if everyone else self.storage.jobs_for_tokens,
-                limit if everyone else digests)
+            if everyone:
+                records = await asyncio.to_thread(self.storage.recent_jobs, limit)
+            else:
+                records = await asyncio.to_thread(self.storage.jobs_for_tokens, digests, limit)
         except StorageError as error:
             return _http_error(503, "storage_unavailable", error.public)
         summaries = [JobSummary.model_validate(
             {**{name: record.get(name) for name in SUMMARY_FIELDS if name in record},
-             **self._urls(record)}).model_dump(mode="json") for record in records[:limit]]
+             **self._urls(record)}).model_dump(mode="json") for record in records]
         return JSONResponse({"results": summaries})
 
     def _may_call(self, request: Request) -> bool:

@@ -174,10 +174,13 @@ class Storage:
                 jobs.append(metadata)
         return jobs
 
-    def jobs_for_tokens(self, digests: list[str]) -> list[dict]:
-        """Metadata of the stored jobs whose token digests these are, newest first."""
-        jobs = []
+    def jobs_for_tokens(self, digests: list[str], limit: int) -> list[dict]:
+        """Metadata of the first `limit` stored jobs whose token digests these are (two reads
+        each, so callers send their newest tokens first), newest first."""
+        jobs: list[dict] = []
         for digest in digests:
+            if len(jobs) == limit:
+                break
             job_id = self._read_text(self._token_key(digest))
             metadata = self.job_metadata(job_id) if job_id else None
             if metadata is not None and metadata.get("token_sha256") == digest:
