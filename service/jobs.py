@@ -116,14 +116,16 @@ class Job:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def emit(self, message: BaseModel, droppable: bool = False) -> None:
-        """Queue a message for whoever follows the job; safe from any thread, in call order."""
-        self.loop.call_soon_threadsafe(self._deliver, message, droppable)
+        """Queue a message for whoever follows the job; safe from any thread, in call order.
+        Serialised here, so a frame's JPEG or an inline PNG is encoded off the event loop."""
+        kind = ("frame" if isinstance(message, FrameMessage) else
+                "last" if isinstance(message, (Done, Error)) else "other")
+        self.loop.call_soon_threadsafe(self._deliver, message.model_dump_json(), kind, droppable)
 
-    def _deliver(self, message: BaseModel, droppable: bool) -> None:
-        text = message.model_dump_json()
-        if isinstance(message, FrameMessage):
+    def _deliver(self, text: str, kind: str, droppable: bool) -> None:
+        if kind == "frame":
             self.newest_frame = text
-        elif isinstance(message, (Done, Error)):
+        elif kind == "last":
             self.last_message = text
         if self.follower is not None:
             self.follower.put(text, droppable)
