@@ -77,8 +77,10 @@ class Storage:
         return f"{self.prefix}tokens/{token_sha256}"
 
     def _index_key(self, job_id: str, created_at: datetime) -> str:
-        inverted = _INDEX_EPOCH_MS - int(created_at.timestamp() * 1000)
-        return f"{self.prefix}index/{inverted:013d}-{job_id}"
+        # Whole milliseconds, the same from a datetime and from its ISO form in metadata.json.
+        milliseconds = round(created_at.replace(microsecond=created_at.microsecond // 1000 * 1000)
+                             .timestamp() * 1000)
+        return f"{self.prefix}index/{_INDEX_EPOCH_MS - milliseconds:013d}-{job_id}"
 
     # Health ---------------------------------------------------------------------------------------
 
