@@ -76,7 +76,7 @@ class Readiness:
 
     def storage_failed(self, error: StorageError) -> None:
         """A job could not store its result: /readyz says so until storage answers again."""
-        self._storage_problem = f"storage unreachable: {error}"
+        self._storage_problem = f"storage unreachable: {error.public}"
         self._storage_checked_at = time.perf_counter()
 
     async def healthz(self, request: Request) -> JSONResponse:
@@ -105,7 +105,7 @@ class Readiness:
                 await asyncio.to_thread(self.storage.check)
                 self._storage_problem = None
             except StorageError as error:
-                self._storage_problem = f"storage unreachable: {error}"
+                self._storage_problem = f"storage unreachable: {error.public}"
         return self._storage_problem
 
 
