@@ -250,8 +250,8 @@ def _stop_rows(results: Results) -> list[str]:
     rows = []
     if cancel := results.cancel:
         rows.append(
-            f"| Stop: `cancel` | {_long_job(cancel)}: `cancel` to the last frame / to `error` "
-            f"cancelled | {cancel.frame_s:.2f} s / **{cancel.end_s:.2f} s** "
+            f"| Stop: `cancel` | {_long_job(cancel)}: `cancel` to the last frame / to `done` "
+            f"cancelled (stored) | **{cancel.frame_s:.2f} s** / {cancel.end_s:.2f} s "
             f"| {cancel.step_s:.3f} s/step | | ≤ one step + 0.5 s ({cancel.bound_s:.2f} s) |")
     if sigterm := results.sigterm:
         rows.append(

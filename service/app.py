@@ -8,6 +8,9 @@ job), results_api.py (/v1), auth.py (API key, Origin), metrics.py (/metrics).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -20,6 +23,7 @@ from .metrics import MetricsRoute
 from .pools import Pools
 from .readiness import Readiness
 from .results_api import ResultsApi
+from .retention import Retention
 from .running import JobRunner
 from .settings import Settings
 from .storage import Storage
@@ -28,7 +32,7 @@ from .stylize_socket import StylizeSocket
 
 def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     """The app for `settings`; the engine is loaded at start-up unless one is given."""
-    jobs = JobManager(settings.max_concurrent_jobs, settings.max_queue,
+    jobs = JobManager(settings.max_concurrent_jobs, settings.max_queue, settings.detach_grace_s,
                       settings.max_jobs_per_client)
     pools = Pools.create(settings)
     storage = Storage(settings)
@@ -36,11 +40,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     runner = JobRunner(lambda: readiness.engine, storage, readiness.storage_failed)
     results = ResultsApi(settings, storage, pools.storage)
     connections = Connections(settings)
+    retention = Retention(settings, storage)
     cors = Middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
-        allow_methods=["GET"],
-        allow_headers=["Authorization"],
+        allow_methods=["GET", "DELETE"],
+        allow_headers=["Authorization", "X-NST-Token", "X-NST-Tokens"],
         max_age=600,
     )
     routes = [
@@ -50,10 +55,16 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         WebSocketRoute("/ws/stylize", StylizeSocket(settings, jobs, readiness, runner,
                                                     connections, pools).handle),
         Mount("/v1", routes=[
-            Route("/jobs/{job_id}", results.job),
+            Route("/jobs/{job_id}", results.job, methods=["GET", "DELETE"]),
             Route("/results", results.results),
         ], middleware=[cors]),
     ]
-    app = Starlette(routes=routes, lifespan=readiness.lifespan)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with readiness.lifespan(app), retention.running():
+            yield
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.jobs = jobs  # nst serve drains them on SIGTERM
     return app

@@ -43,7 +43,7 @@ def main(args: argparse.Namespace) -> int:
             progress.close()
         if isinstance(last, Error):
             raise ClientError(f"the service refused the job ({last.code}): {last.message}")
-        _save(last, args.output)
+        _save(last, args.output, progress.resume_token)
         return 0
     except (ClientError, BadParams, ConnectionLost) as error:
         return _fail(str(error))
@@ -96,9 +96,11 @@ class Progress:
 
     def __init__(self) -> None:
         self.bar: tqdm | None = None
+        self.resume_token: str | None = None
 
     def show(self, message: object) -> None:
         if isinstance(message, Accepted):
+            self.resume_token = message.resume_token
             size, model = message.output_size, message.model
             print(f"job {message.job_id}: {size.width}x{size.height} px, "
                   f"{message.epochs} epochs x {message.steps_per_epoch} steps, "
@@ -121,7 +123,7 @@ def _position(position: int) -> str:
     return "running" if position == 0 else f"queued, {position} ahead"
 
 
-def _save(done: Done, output: Path) -> None:
+def _save(done: Done, output: Path, resume_token: str | None) -> None:
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     if done.stored and done.result is not None:
@@ -137,8 +139,10 @@ def _save(done: Done, output: Path) -> None:
     else:
         Image.open(io.BytesIO(png)).convert("RGB").save(output)
     if done.status == "interrupted":
-        print("warning: the service shut down mid-job; the image is its last finished epoch",
+        print("warning: the service shut down mid-job; the image is the last one it reached",
               file=sys.stderr)
     print(f"saved {output} (job {done.job_id}, {done.status}, {done.elapsed_s:.1f} s, {where})")
     if done.stored and done.result is not None:
         print(f"result URL (valid {done.result.expires_in} s): {done.result.url}")
+        # The stored job is private: this token reads it (or deletes it) at /v1/jobs/{job_id}.
+        print(f"resume token (X-NST-Token for /v1/jobs/{done.job_id}): {resume_token}")

@@ -1,13 +1,18 @@
 """Jobs between sockets and the engine: a bounded queue, N slots, one worker thread per running job.
 
-Everything here but `Job.emit` and the job's `work` runs on the event loop. The work (stylize,
-store) runs in a daemon thread: TensorFlow blocks, and a daemon thread never holds up the process
-exit after a shutdown gave up waiting for it.
+Everything here but `Job.emit`, `Job.stop` and the job's `work` runs on the event loop. The work
+(stylize, store) runs in a daemon thread: TensorFlow blocks, and a daemon thread never holds up the
+process exit after a shutdown gave up waiting for it.
+
+A job belongs to no socket: a socket follows it (`Job.attach`) and may go, and the job runs on. It
+keeps its newest frame and its last message, so a socket that attaches later (by job id and
+resume token) catches up; it stays findable for NST_DETACH_GRACE_S after it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import threading
 from collections import deque
@@ -19,11 +24,15 @@ from typing import Literal, Protocol
 from pydantic import BaseModel
 
 from . import metrics
-from .protocol import Error, Queued
+from .protocol import Accepted, Done, Error, FrameMessage, Queued
 
 log = logging.getLogger("nst.jobs")
 
 StopReason = Literal["cancelled", "interrupted"]
+
+# What a drain keeps of NST_SHUTDOWN_GRACE_S (half of it, if that is less) for the running jobs to
+# stop within a step and store their images: longer than a step plus a healthy store takes.
+STOP_AND_STORE_S = 5.0
 
 
 class QueueFull(Exception):
@@ -113,8 +122,8 @@ class Job:
     """One client's request from the queue to `done`. `work` runs in a worker thread."""
 
     id: str
+    resume_token: str = field(repr=False)
     created_at: datetime
-    outbox: Outbox
     loop: asyncio.AbstractEventLoop
     work: Callable[["Job"], None]
     position: int = 0
@@ -122,16 +131,71 @@ class Job:
     stop_reason: StopReason | None = None
     stop_flag: StopFlag = field(default_factory=threading.Event, repr=False)
     client: str = ""  # who asked (an address), for NST_MAX_JOBS_PER_CLIENT
+    accepted: Accepted | None = field(default=None, repr=False)
+    follower: Outbox | None = field(default=None, repr=False)
+    newest_frame: str | None = field(default=None, repr=False)
+    last_message: str | None = field(default=None, repr=False)
+    _storing: bool = field(default=False, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def emit(self, message: BaseModel, droppable: bool = False) -> None:
-        """Queue a message for the client; safe from any thread, in call order."""
+        """Queue a message for whoever follows the job; safe from any thread, in call order.
+        Serialised here, so a frame's JPEG or an inline PNG is encoded off the event loop."""
         if isinstance(message, Error):
             metrics.ERRORS.labels(message.code).inc()
-        self.loop.call_soon_threadsafe(self.outbox.put, message.model_dump_json(), droppable)
+        kind = ("frame" if isinstance(message, FrameMessage) else
+                "last" if isinstance(message, (Done, Error)) else "other")
+        self.loop.call_soon_threadsafe(self._deliver, message.model_dump_json(), kind, droppable)
 
-    def stop(self, reason: StopReason) -> None:
-        self.stop_reason = self.stop_reason or reason
-        self.stop_flag.set()
+    def _deliver(self, text: str, kind: str, droppable: bool) -> None:
+        if kind == "frame":
+            self.newest_frame = text
+        elif kind == "last":
+            self.last_message = text
+        if self.follower is not None:
+            self.follower.put(text, droppable)
+
+    def attach(self, outbox: Outbox) -> None:
+        """`outbox` follows the job from now on: `accepted` (with the position now), the newest
+        frame, and the last message if the job has ended. A previous follower is told."""
+        previous, self.follower = self.follower, outbox
+        if previous is not None and previous is not outbox:
+            previous.put(Error(code="taken_over", job_id=self.id, message=(
+                f"another connection attached to job {self.id}; this one no longer follows it"
+            )).model_dump_json())
+        if self.accepted is not None:
+            outbox.put(self.accepted.model_copy(update={"position": self.position})
+                       .model_dump_json())
+        if self.newest_frame is not None:
+            outbox.put(self.newest_frame, droppable=self.last_message is None)
+        if self.last_message is not None:
+            outbox.put(self.last_message)
+
+    def detach(self, outbox: Outbox) -> None:
+        if self.follower is outbox:
+            self.follower = None
+
+    def followed_by(self, outbox: Outbox) -> bool:
+        return self.follower is outbox
+
+    def stop(self, reason: StopReason) -> bool:
+        """Ask the work to stop; False once it is storing its result, which a stop no longer
+        changes (so the status the client is told is the one stored)."""
+        with self._lock:
+            if self._storing:
+                return False
+            self.stop_reason = self.stop_reason or reason
+            self.stop_flag.set()
+            return True
+
+    def storing(self) -> StopReason | None:
+        """From the work, before it stores: stops count no more; why it stopped, if it did."""
+        with self._lock:
+            self._storing = True
+            return self.stop_reason
+
+    def token_matches(self, token: str) -> bool:
+        return hmac.compare_digest(token.encode(), self.resume_token.encode())
 
     @property
     def should_stop(self) -> bool:
@@ -143,15 +207,24 @@ class Job:
 
 
 class JobManager:
-    def __init__(self, slots: int, max_queue: int, max_per_client: int | None = None) -> None:
+    def __init__(self, slots: int, max_queue: int, detach_grace_s: float = 300.0,
+                 max_per_client: int | None = None) -> None:
         self.slots = slots
         self.max_queue = max_queue
+        self.detach_grace_s = detach_grace_s
         self.max_per_client = max_per_client or slots + max_queue
         self.accepting = True
         self._held: list[str] = []  # a place for each admitted job whose images are decoding
         self._waiting: deque[Job] = deque()
         self._running: set[Job] = set()
         self._tasks: dict[Job, asyncio.Task] = {}
+        self._jobs: dict[str, Job] = {}  # every job not yet forgotten, by id
+
+    def find(self, job_id: str, resume_token: str) -> Job | None:
+        """The job with this id if the token is its own; None alike for an unknown id and a wrong
+        token, so an answer tells nothing about other people's jobs."""
+        job = self._jobs.get(job_id)
+        return job if job is not None and job.token_matches(resume_token) else None
 
     @property
     def running(self) -> int:
@@ -190,6 +263,7 @@ class JobManager:
         if not self.accepting:
             raise ShuttingDown()
         self._waiting.append(job)
+        self._jobs[job.id] = job
         job.position = len(self._waiting)
         self._dispatch(notify=job)
         return job.position
@@ -198,35 +272,42 @@ class JobManager:
         """Stop a job: at once if it waits, within an optimisation step if it runs."""
         if job in self._waiting:
             self._waiting.remove(job)
-            job.state = "ended"
             job.emit(Error(code="cancelled", message="the job was cancelled before it started",
                            job_id=job.id))
+            self._ended(job)
             log.info("event=job_cancelled job_id=%s while=queued", job.id)
             self._renumber()
-        elif job in self._running:
-            job.stop(reason)
+        elif job in self._running and not job.stop(reason):
+            log.info("event=stop_ignored job_id=%s reason=%s while=storing", job.id, reason)
 
-    async def drain(self, grace_s: float, interrupt_timeout_s: float = 60.0) -> None:
-        """Take no new jobs, turn the queue away, give running jobs `grace_s`, then stop them."""
+    async def drain(self, grace_s: float) -> None:
+        """Take no new jobs, turn the queue away, let running jobs (followed or not) run until
+        STOP_AND_STORE_S before `grace_s` ends, then stop them: they store their images in time."""
         self.accepting = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_s
         while self._waiting:
             job = self._waiting.popleft()
-            job.state = "ended"
             job.emit(Error(code="shutting_down", job_id=job.id,
                            message="the server is shutting down; submit the job again"))
+            self._ended(job)
         jobs, tasks = list(self._tasks), list(self._tasks.values())
         if not tasks:
             return
+        reserve_s = min(STOP_AND_STORE_S, grace_s / 2)
         log.info("event=drain_started running=%d grace_s=%.1f", len(tasks), grace_s)
-        _, pending = await asyncio.wait(tasks, timeout=grace_s)
+        _, pending = await asyncio.wait(tasks, timeout=grace_s - reserve_s)
         if pending:
             for job in list(self._running):
                 job.stop("interrupted")
             log.info("event=drain_interrupting running=%d", len(pending))
             # A stop takes effect within an optimisation step, then the job stores its image.
-            await asyncio.wait(pending, timeout=interrupt_timeout_s)
+            await asyncio.wait(pending, timeout=max(deadline - loop.time(), STOP_AND_STORE_S))
         # Let the final frames and `done` reach the sockets before the server closes them.
-        flushes = [asyncio.ensure_future(job.outbox.flushed()) for job in jobs]
+        flushes = [asyncio.ensure_future(job.follower.flushed()) for job in jobs
+                   if job.follower is not None]
+        if not flushes:
+            return
         _, unflushed = await asyncio.wait(flushes, timeout=2.0)
         for flush in unflushed:
             flush.cancel()
@@ -262,10 +343,15 @@ class JobManager:
             job.emit(Error(code="internal", job_id=job.id,
                            message=f"job {job.id} failed unexpectedly; the server log has details"))
         finally:
-            job.state = "ended"
+            self._ended(job)
             self._running.discard(job)
             self._tasks.pop(job, None)
             self._dispatch()
+
+    def _ended(self, job: Job) -> None:
+        """The job is over; an `attach` still finds it (and its `done`) for detach_grace_s."""
+        job.state = "ended"
+        job.loop.call_later(self.detach_grace_s, self._jobs.pop, job.id, None)
 
 
 async def _in_daemon_thread(function: Callable[[Job], None], job: Job, name: str) -> None:

@@ -1,8 +1,9 @@
-"""Protocol v1 of `/ws/stylize`: each message as a pydantic model, for server, client and tests.
+"""Protocol v2 of `/ws/stylize`: each message as a pydantic model, for server, client and tests.
 
-JSON text messages only. The client sends `start` (then optionally `cancel`); the server answers
-`accepted`, `queued` whenever the queue position changes, a `frame` per epoch, then `done` or
-`error`. docs/protocol.md shows an example of each.
+JSON text messages only. The client sends `start` (then optionally `cancel`), or `attach` to follow
+a job it started on an earlier connection; the server answers `accepted` (with the job's
+`resume_token`), `queued` whenever the queue position changes, a `frame` per epoch, then `done` or
+`error`. docs/protocol.md shows an example of each and what changed since v1.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from .engine.params import KNOBS, Knob  # no TensorFlow
 
-VERSION = 1
+VERSION = 2
 
 ErrorCode = Literal[
     "bad_request",      # not JSON, unknown type, missing or invalid field, value out of range
@@ -25,11 +26,13 @@ ErrorCode = Literal[
     "not_ready",        # the model is still loading or warming up: retry in a few seconds
     "unauthorized",     # NST_API_KEY is set and the token is missing or wrong
     "forbidden_origin", # the browser page's Origin is not in NST_ALLOWED_ORIGINS
-    "cancelled",        # the client cancelled its job
+    "cancelled",        # cancelled before its first step (a running job ends in `done`, cancelled)
+    "unknown_job",      # `attach` names no job here with that resume_token (or it ended long ago)
+    "taken_over",       # another connection attached to this job: this one no longer follows it
     "shutting_down",    # the server is draining for a restart: retry on another instance
     "internal",         # a bug or an engine failure: the message says what to report
 ]
-JobStatus = Literal["finished", "interrupted"]
+JobStatus = Literal["finished", "interrupted", "cancelled"]
 
 
 class _Message(BaseModel):
@@ -61,12 +64,22 @@ Start = create_model(
 
 
 class Cancel(_Message):
-    """Stop the running or queued job of this connection; the server answers error `cancelled`."""
+    """Stop the job this connection follows: a queued one ends in error `cancelled`, a running one
+    in `done` with status `cancelled` and the image it reached."""
 
     type: Literal["cancel"]
 
 
-ClientMessage = Annotated[Start | Cancel, Field(discriminator="type")]
+class Attach(_Message):
+    """Follow a job started on another (perhaps closed) connection: the newest frame at once, then
+    the rest and `done`. The job leaves any connection that followed it before."""
+
+    type: Literal["attach"]
+    job_id: str = Field(min_length=1, max_length=64)
+    resume_token: str = Field(min_length=1, max_length=128)
+
+
+ClientMessage = Annotated[Start | Cancel | Attach, Field(discriminator="type")]
 client_message = TypeAdapter(ClientMessage)
 
 
@@ -87,10 +100,12 @@ class OutputSize(_Message):
 
 
 class Accepted(_Message):
-    """The job is valid and has an id. position 0: it runs now; n > 0: n jobs are ahead of it."""
+    """The job is valid and has an id. position 0: it runs now; n > 0: n jobs are ahead of it.
+    `resume_token` attaches to the job from another connection and reads or deletes its result."""
 
     type: Literal["accepted"] = "accepted"
     job_id: str
+    resume_token: str
     position: int
     model: Model
     output_size: OutputSize
@@ -137,7 +152,8 @@ class StoredResult(_Message):
 
 
 class Done(_Message):
-    """The job ended. `stored` false: storage failed after retries, so `image` carries the PNG."""
+    """The job ended (finished, interrupted by a shutdown, or cancelled with the image it reached).
+    `stored` false: storage failed after retries, so `image` carries the PNG."""
 
     type: Literal["done"] = "done"
     job_id: str
@@ -226,12 +242,13 @@ def describe_validation_error(error: ValidationError) -> str:
         return clip(f"the message is not valid JSON ({reason})", 2 * ECHO_MAX)
     if first["type"] == "dict_type" and not first["loc"]:
         return "a message must be a JSON object with a 'type'"
-    where = clip(".".join(str(part) for part in first["loc"] if part not in ("start", "cancel")))
+    where = clip(".".join(str(part) for part in first["loc"]
+                          if part not in ("start", "cancel", "attach")))
     if first["type"] == "union_tag_invalid":
-        kind = first["input"].get("type")
-        return f"unknown message type {clip(repr(kind))}: send 'start' or 'cancel'"
+        kind = clip(repr(first["input"].get("type")))
+        return f"unknown message type {kind}: send 'start', 'cancel' or 'attach'"
     if first["type"] == "union_tag_not_found":
-        return "the message has no 'type': send a 'start' or a 'cancel' message"
+        return "the message has no 'type': send a 'start', 'cancel' or 'attach' message"
     if first["type"] == "extra_forbidden":
         return f"unknown field {where!r}"
     if first["type"] == "missing":

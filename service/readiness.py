@@ -82,7 +82,7 @@ class Readiness:
 
     def storage_failed(self, error: StorageError) -> None:
         """A job could not store its result: /readyz says so until storage answers again."""
-        self._storage_problem = f"storage unreachable: {error}"
+        self._storage_problem = f"storage unreachable: {error.public}"
         self._storage_checked_at = time.perf_counter()
 
     async def healthz(self, request: Request) -> JSONResponse:
@@ -120,7 +120,7 @@ class Readiness:
             await self.pool.run(self.storage.check)
             self._storage_problem = None
         except StorageError as error:
-            self._storage_problem = f"storage unreachable: {error}"
+            self._storage_problem = f"storage unreachable: {error.public}"
         except PoolBusy:
             self._storage_problem = "storage check still under way"
         finally:

@@ -51,10 +51,13 @@ class ResultFiles(_Record):
 
 
 class JobRecord(_Record):
-    """`jobs/{job_id}/metadata.json`: everything about a finished (or interrupted) job."""
+    """`jobs/{job_id}/metadata.json`: everything about a finished, interrupted or cancelled job."""
 
     job_id: str
     status: JobStatus
+    # SHA-256 of the job's resume_token, which reads and deletes it; never the token itself.
+    # None in records written before protocol v2: those only an operator reads.
+    token_sha256: str | None = None
     created_at: str  # ISO 8601, UTC, milliseconds
     started_at: str
     finished_at: str

@@ -1,7 +1,9 @@
 """One job in its worker thread: run the engine, stream a frame per epoch, store the result.
 
 Whatever happens the client gets one last message: `done` (stored, or with the image inline when
-storage fails) or an `error`.
+storage fails) or an `error`. A job stopped by a cancel or a shutdown stores the image it reached,
+as `cancelled` or `interrupted`; its status is settled before storing begins, so `done` always
+says what was stored.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from . import metrics, protocol
+from .access import token_digest
 from .admission import JobRequest
 from .engine import Engine, EngineError, Frame
 from .engine.images import encode_jpeg, encode_png
@@ -59,19 +62,20 @@ class JobRunner:
                 f"the engine failed on job {job.id} ({type(error).__name__}); "
                 "the server log has details")))
             return
-        if job.stop_reason == "cancelled":
-            log.info("event=job_cancelled job_id=%s while=running epochs_done=%d", job.id,
-                     len(history))
-            metrics.job_ended("cancelled")
-            job.emit(Error(code="cancelled", message="the job was cancelled", job_id=job.id))
-        elif not history:
-            metrics.job_ended("interrupted")
-            job.emit(Error(code="shutting_down", job_id=job.id, message=(
-                "the server shut down before the first epoch finished; submit the job again")))
-        else:
-            status: protocol.JobStatus = "interrupted" if job.stop_reason else "finished"
-            metrics.job_ended(status, history[-1].step, history[-1].elapsed_s)
-            job.emit(self._store(job, request, status, started, history))
+        stop_reason = job.storing()
+        if not history:
+            metrics.job_ended("cancelled" if stop_reason == "cancelled" else "interrupted")
+            job.emit(Error(code="cancelled", message="the job was cancelled before its first step",
+                           job_id=job.id) if stop_reason == "cancelled" else
+                     Error(code="shutting_down", job_id=job.id, message=(
+                         "the server shut down before the job's first step; submit it again")))
+            return
+        last = history[-1]
+        status: protocol.JobStatus = (stop_reason if stop_reason and last.step < last.total_steps
+                                      else "finished")
+        metrics.job_ended(status, last.step, last.elapsed_s)
+        log.info("event=job_storing job_id=%s status=%s steps_done=%d", job.id, status, last.step)
+        job.emit(self._store(job, request, status, started, history))
 
     def _paint(self, job: Job, request: JobRequest) -> list[Frame]:
         """Every epoch's frame, sent as it comes; stops early when the job is told to."""
@@ -101,7 +105,7 @@ class JobRunner:
         }
         try:
             result = self.storage.save_job(job.id, files, record.model_dump(mode="json"),
-                                           job.created_at)
+                                           job.created_at, record.token_sha256)
         except StorageError as error:
             metrics.STORAGE_FAILURES.inc()
             self._storage_failed(error)
@@ -109,11 +113,11 @@ class JobRunner:
                       str(error))
             return Done(job_id=job.id, status=status, elapsed_s=_since(job.created_at),
                         stored=False, image=protocol.data_uri(png, "image/png"),
-                        storage_error=str(error))
+                        storage_error=error.public)
         elapsed_s = _since(job.created_at)
         log.info("event=job_finished job_id=%s status=%s epochs_done=%d stylize_s=%.3f "
                  "total_s=%.3f frames_dropped=%d", job.id, status, last.epoch, last.elapsed_s,
-                 elapsed_s, job.outbox.dropped)
+                 elapsed_s, job.follower.dropped if job.follower else 0)
         return Done(job_id=job.id, status=status, elapsed_s=elapsed_s, stored=True, result=result)
 
     def _record(self, job: Job, request: JobRequest, status: protocol.JobStatus,
@@ -122,6 +126,7 @@ class JobRunner:
         key = self.storage.job_key
         return JobRecord(
             job_id=job.id, status=status, created_at=iso(job.created_at),
+            token_sha256=token_digest(job.resume_token),
             started_at=iso(started), finished_at=iso(finished),
             params=request.params.as_dict(), model=self._engine().model.as_dict(),
             size=protocol.OutputSize(width=request.width, height=request.height),

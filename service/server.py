@@ -2,9 +2,10 @@
 
 Platforms (Cloud Run, Kubernetes) send SIGTERM, wait a grace period, then SIGKILL. On the first
 SIGTERM or Ctrl+C the server keeps its socket open but takes no new jobs (new sockets and queued
-jobs get `shutting_down`, /readyz says 503), gives running jobs NST_SHUTDOWN_GRACE_S to finish,
-then interrupts them within an optimisation step, stores the image each reached as `interrupted`,
-sends them `done`, and exits 0. A second signal exits at once.
+jobs get `shutting_down`, /readyz says 503), lets running jobs (followed by a socket or not) run
+until a few seconds before NST_SHUTDOWN_GRACE_S ends, then interrupts them within an optimisation
+step, stores the image each reached as `interrupted`, sends `done` to whoever follows them, and
+exits 0, all within the grace. A second signal exits at once. A SIGKILL loses what runs or waits.
 """
 
 from __future__ import annotations

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(default=1, ge=1)
     max_queue: int = Field(default=8, ge=0)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
+    # How long a job whose socket went stays attachable after it ends (it runs on regardless).
+    detach_grace_s: float = Field(default=300.0, ge=0)
     # Running or waiting jobs one client (address) may hold; a person runs one at a time.
     max_jobs_per_client: int = Field(default=4, ge=1)
 
@@ -61,6 +63,12 @@ class Settings(BaseSettings):
     # the web app.
     admin_key: ApiKey = None
     allowed_origins: Annotated[list[str], NoDecode] = []
+
+    # Results. Each is private to the holder of its job's resume_token (and the operator's admin
+    # key) unless the gallery is public; stored jobs are deleted after retention_days (0: never).
+    admin_key: ApiKey = None
+    public_gallery: bool = False
+    retention_days: float = Field(default=30.0, ge=0)
 
     # Object storage (any S3-compatible endpoint; credentials come from AWS_* as boto3 reads them).
     s3_endpoint: str = ""

@@ -1,13 +1,15 @@
 """`/ws/stylize`: the socket loop. It parses, admits, queues and streams; nothing else.
 
 The engine and the storage calls run in worker threads (service/jobs.py, service/running.py), so
-the event loop always answers health checks and other sockets.
+the event loop always answers health checks and other sockets. A socket follows one job at a time,
+the one it started or attached to; when the socket goes, the job runs on without it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 import uuid
 
@@ -19,8 +21,8 @@ from .admission import JobRequest, RequestError, check, decode
 from .connections import Connections, IdleTimer, close_when_idle
 from .engine import StopSignal
 from .jobs import Job, JobManager, Outbox, QueueFull, ShuttingDown, TooManyJobs
-from .pools import Pools, PoolBusy
-from .protocol import Accepted, Cancel, Error, Start
+from .pools import PoolBusy, Pools
+from .protocol import Accepted, Attach, Cancel, Error, Start
 from .readiness import Readiness
 from .running import JobRunner
 from .settings import Settings
@@ -57,7 +59,7 @@ class StylizeSocket:
             self.connections.release()
 
     async def _receive_loop(self, websocket: WebSocket, outbox: Outbox, idle: IdleTimer) -> None:
-        """Answer every message until the client goes; a client that goes cancels its job."""
+        """Answer every message until the client goes; its job runs on, to be attached again."""
         job: Job | None = None
         client = websocket.client.host if websocket.client else "unknown"
         rate = MessageRate(self.settings.max_messages_per_s)
@@ -74,10 +76,13 @@ class StylizeSocket:
                     break
                 if message.get("text") is None:
                     _reply(outbox, "bad_request",
-                           "send JSON text messages; binary ones are not part of protocol v1")
+                           "send JSON text messages; binary ones are not part of the protocol")
                     continue
                 try:
-                    job = await self._on_message(message["text"], outbox, job, client)
+                    followed = await self._on_message(message["text"], outbox, job, client)
+                    if job is not None and followed is not job:
+                        job.detach(outbox)  # an ended job: this socket follows another now
+                    job = followed
                     idle.touch(job)
                 except Exception:  # noqa: BLE001 (a bug must not take the connection down)
                     log.exception("event=message_failed")
@@ -86,9 +91,10 @@ class StylizeSocket:
         except WebSocketDisconnect:
             pass
         finally:
-            if job is not None and job.active:
-                log.info("event=client_gone job_id=%s", job.id)
-                self.jobs.cancel(job, "cancelled")
+            if job is not None and job.active and job.followed_by(outbox):
+                log.info("event=job_detached job_id=%s state=%s", job.id, job.state)
+            if job is not None:
+                job.detach(outbox)
 
     async def _on_message(self, text: str, outbox: Outbox, job: Job | None,
                           client: str) -> Job | None:
@@ -102,17 +108,32 @@ class StylizeSocket:
         except PoolBusy:
             _reply(outbox, "busy", "the server is parsing many messages; try again in a minute")
             return job
+        following = job is not None and job.active and job.followed_by(outbox)
         if isinstance(message, Cancel):
-            if job is None or not job.active:
+            if not following:
                 _reply(outbox, "bad_request", "there is no job to cancel on this connection")
             else:
                 self.jobs.cancel(job, "cancelled")
             return job
-        if job is not None and job.active:
+        if following and not (isinstance(message, Attach) and message.job_id == job.id):
             _reply(outbox, "bad_request", f"job {job.id} is still running on this connection; "
                    "wait for 'done' or send 'cancel' first")
             return job
+        if isinstance(message, Attach):
+            return self._attach(message, outbox) or job
         return await self._start(message, outbox, client) or job
+
+    def _attach(self, attach: Attach, outbox: Outbox) -> Job | None:
+        job = self.jobs.find(attach.job_id, attach.resume_token)
+        if job is None:
+            log.info("event=attach_refused")
+            _reply(outbox, "unknown_job", "no job with that job_id and resume_token is running "
+                   "or recently ended here; a stored result stays readable at /v1/jobs/{job_id}")
+            return None
+        log.info("event=job_attached job_id=%s state=%s taken_over=%s", job.id, job.state,
+                 job.follower is not None and job.follower is not outbox)
+        job.attach(outbox)
+        return job
 
     async def _start(self, start: Start, outbox: Outbox, client: str) -> Job | None:
         """Check the start's headers, hold a place in the queue, and only then decode its images:
@@ -137,9 +158,9 @@ class StylizeSocket:
             log.warning("event=job_refused code=busy pool=%s", busy)
             _reply(outbox, "busy", "the server is busy; try again in a minute")
             return None
-        job = Job(id=uuid.uuid4().hex, created_at=utc_now(), outbox=outbox,
-                  loop=asyncio.get_running_loop(), stop_flag=StopSignal(), client=client,
-                  work=lambda job: self.runner.run(job, request))
+        job = Job(id=uuid.uuid4().hex, resume_token=secrets.token_urlsafe(24),
+                  created_at=utc_now(), loop=asyncio.get_running_loop(), stop_flag=StopSignal(),
+                  work=lambda job: self.runner.run(job, request), follower=outbox, client=client)
         try:
             position = self.jobs.submit(job)
         except ShuttingDown:
@@ -165,13 +186,14 @@ class StylizeSocket:
     def _accepted(self, job: Job, position: int, request: JobRequest) -> None:
         params = request.params
         metrics.JOBS_ACCEPTED.inc()
-        job.outbox.put(Accepted(
-            job_id=job.id, position=position,
+        job.accepted = Accepted(
+            job_id=job.id, resume_token=job.resume_token, position=position,
             model=protocol.Model(**self.readiness.engine.model.as_dict()),
             output_size=protocol.OutputSize(width=request.width, height=request.height),
             epochs=params.epochs, steps_per_epoch=params.steps_per_epoch,
             total_steps=params.total_steps,
-        ).model_dump_json())
+        )
+        job.follower.put(job.accepted.model_dump_json())
         log.info("event=job_accepted job_id=%s position=%d size=%dx%d epochs=%d steps_per_epoch=%d",
                  job.id, position, request.width, request.height, params.epochs,
                  params.steps_per_epoch)
@@ -181,7 +203,7 @@ async def _pump(outbox: Outbox, websocket: WebSocket) -> None:
     try:
         await outbox.pump(metrics.counting_frames(websocket.send_text))
     except (WebSocketDisconnect, RuntimeError, OSError):
-        pass  # the client is gone; the receive loop sees the disconnect and cancels its job
+        pass  # the client is gone; the receive loop sees the disconnect and detaches its job
 
 
 def _reply(outbox: Outbox, code: protocol.ErrorCode, message: str) -> None:

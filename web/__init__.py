@@ -1,1 +1,1 @@
-"""The nst web app: a Dash page that talks protocol v1 to the service from the browser."""
+"""The nst web app: a Dash page that talks protocol v2 to the service from the browser."""

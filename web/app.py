@@ -1,4 +1,4 @@
-"""`nst web`: the Dash app. The browser talks protocol v1 straight to the service over the
+"""`nst web`: the Dash app. The browser talks protocol v2 straight to the service over the
 dash-extensions WebSocket; every frame is handled by clientside callbacks (web/assets/nst.js), so
 the Dash server only serves the page and the gallery."""
 
@@ -126,11 +126,12 @@ def _gallery_callbacks(app: dash.Dash, settings: WebSettings) -> None:
         Output("gallery-data", "data"),
         Input("gallery-refresh", "n_clicks"),
         Input("finished-job", "data"),
+        State("tokens", "data"),
     )
-    def refresh_gallery(_clicks, _finished):
+    def refresh_gallery(_clicks, _finished, tokens):
         started = time.perf_counter()
         try:
-            results = gallery.fetch_results(settings)
+            results = gallery.fetch_results(settings, tokens if isinstance(tokens, list) else [])
         except gallery.GalleryError as error:
             log.warning("event=gallery_failed error=%r", str(error))
             return [], f"{error} The gallery will fill in once the service is up.", []

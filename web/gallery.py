@@ -1,13 +1,15 @@
 """The gallery: recent results from the service's `GET /v1/results`, as cards and a detail view.
 
-The Dash server asks the service (it knows the API key and needs no CORS); the browser then loads
-the thumbnails and results straight from object storage through their presigned URLs.
+The Dash server asks the service (it knows the API key and needs no CORS), with the resume tokens
+the browser keeps (results are private to them); the browser then loads the thumbnails and results
+straight from object storage through their presigned URLs.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import urllib.error
 import urllib.request
 from datetime import datetime
@@ -24,15 +26,22 @@ from service.records import JobSummary
 from .settings import WebSettings
 
 log = logging.getLogger("nst.web")
+MAX_TOKENS = 100  # what the service's /v1/results takes in one request
+TOKEN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class GalleryError(Exception):
     """The service's result list could not be read. One sentence for the page."""
 
 
-def fetch_results(settings: WebSettings) -> list[JobSummary]:
+def fetch_results(settings: WebSettings, tokens: list[str]) -> list[JobSummary]:
+    """The newest results of the jobs whose resume tokens these are."""
     url = f"{settings.service_http_url}/v1/results?limit={settings.gallery_size}"
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    # Tokens are URL-safe base64: anything else (a tampered Store) is not sent on.
+    sent = [token for token in tokens[:MAX_TOKENS]
+            if isinstance(token, str) and TOKEN.fullmatch(token)]
+    request = urllib.request.Request(url, headers={"Accept": "application/json",
+                                                   "X-NST-Tokens": ",".join(sent)})
     if settings.api_key is not None:
         request.add_header("Authorization", f"Bearer {settings.api_key.get_secret_value()}")
     try:
@@ -110,8 +119,8 @@ def cards(results: list[JobSummary]) -> list[dbc.Col]:
             html.Div([
                 html.Div(when(item), className="gallery-time"),
                 html.Div(params_text(item.params), className="gallery-params"),
-                html.Div("interrupted", className="badge text-bg-warning")
-                if item.status == "interrupted" else None,
+                html.Div(item.status, className="badge text-bg-warning")
+                if item.status in ("interrupted", "cancelled") else None,
             ], className="gallery-caption"),
         ], id={"type": "gallery-open", "index": item.job_id}, className="gallery-card",
            title="Open", n_clicks=0), xs=6, sm=4, md=3, xl=2)

@@ -116,6 +116,7 @@ def build_layout(settings: WebSettings) -> html.Div:
         dcc.Store(id="job", data={"phase": "idle"}),
         dcc.Store(id="finished-job"),
         dcc.Store(id="gallery-data"),
+        dcc.Store(id="tokens", storage_type="local"),  # resume tokens of this browser's jobs
         WebSocket(id="ws"),
     ])
 

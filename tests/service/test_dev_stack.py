@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,9 +44,12 @@ def test_the_stack_serves_a_client_job_and_stops_cleanly_on_ctrl_c(tmp_path, pic
         assert client.returncode == 0, client.stderr
         assert (tmp_path / "out.png").read_bytes().startswith(PNG_MAGIC)
         assert image_size((tmp_path / "out.png").read_bytes()) == (64, 48)
-        # The service admits the web app's page (its origin) to the results API.
+        # The service admits the web app's page (its origin) to the results API; the client's
+        # token shows the job's result.
+        token = re.search(r"resume token \(X-NST-Token for \S+\): (\S+)", client.stdout)[1]
         status, body = get_json(f"http://127.0.0.1:{service_port}/v1/results?limit=1",
-                                headers={"Origin": f"http://127.0.0.1:{web_port}"})
+                                headers={"Origin": f"http://127.0.0.1:{web_port}",
+                                         "X-NST-Tokens": token})
         assert status == 200 and len(body["results"]) == 1
 
         stack.send_signal(signal.SIGINT)

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
-from ws_jobs import get_json, http_get, open_socket, receive, start, wait_until
+from ws_jobs import get_json, http_get, open_socket, receive, receive_until, start, wait_until
 
 LONG = {"epochs": 60, "steps_per_epoch": 200, "size": 64}
 PER_CLIENT = 2
@@ -57,6 +57,19 @@ def rss_mb(server) -> float:
     return int(line.split()[1]) / 1024
 
 
+def cancel_jobs(clients: list[ClientConnection]) -> None:
+    """Cancel each client's job (a job outlives its socket) and read to its last message."""
+    for client in clients:
+        client.send(json.dumps({"type": "cancel"}))
+    for client in clients:
+        receive_until(client, ("done", "error"), timeout_s=60)
+
+
+def idle(server) -> bool:
+    status = get_json(f"{server.http_url}/readyz")[1]
+    return status["queued"] == 0 and status["running"] == 0
+
+
 class PeakRss:
     """The server's largest RSS while the block runs, sampled every 10 ms."""
 
@@ -83,8 +96,9 @@ class PeakRss:
 
 def test_eight_waiting_jobs_of_huge_pngs_add_little_memory_and_busy_answers_at_once(
         roomy_server, huge_png, pictures):
-    with ExitStack() as sockets:  # closing a socket cancels its job
+    with ExitStack() as sockets:
         running = sockets.enter_context(socket_from(roomy_server.ws_url, "127.0.0.1"))
+        clients = [running]
         running.send(start(pictures.content, pictures.style, **LONG))
         assert receive(running)["position"] == 0
         assert receive(running)["type"] == "frame"  # running, warmed at this size
@@ -93,6 +107,7 @@ def test_eight_waiting_jobs_of_huge_pngs_add_little_memory_and_busy_answers_at_o
             for index in range(8):  # two per address: NST_MAX_JOBS_PER_CLIENT
                 address = f"127.0.0.{2 + index // PER_CLIENT}"
                 client = sockets.enter_context(socket_from(roomy_server.ws_url, address))
+                clients.append(client)
                 client.send(start(huge_png, huge_png, size=64))
                 accepted = receive(client, timeout_s=60)
                 assert accepted["type"] == "accepted" and accepted["position"] == index + 1
@@ -105,13 +120,14 @@ def test_eight_waiting_jobs_of_huge_pngs_add_little_memory_and_busy_answers_at_o
         late.send(start(huge_png, huge_png, size=64))
         busy = receive(late, timeout_s=10)
         busy_s = time.monotonic() - began
+        cancel_jobs(clients)
 
     assert busy["code"] == "busy" and "queue is full" in busy["message"]
     assert busy_s < 0.5, f"busy took {busy_s:.3f} s"
     # Before: 1.87 GB to 4.04 GB. Now each waiting job holds its images at 64 x 64.
     assert after - before < 300, f"RSS {before:.0f} -> {after:.0f} MB"
     assert peak.peak - before < 300, f"RSS peaked at {peak.peak:.0f} MB from {before:.0f} MB"
-    assert wait_until(lambda: get_json(f"{roomy_server.http_url}/readyz")[1]["queued"] == 0, 30)
+    assert wait_until(lambda: idle(roomy_server), 30)
 
 
 def test_a_client_holds_at_most_max_jobs_per_client(roomy_server, pictures):
@@ -126,9 +142,10 @@ def test_a_client_holds_at_most_max_jobs_per_client(roomy_server, pictures):
         someone_else = sockets.enter_context(socket_from(roomy_server.ws_url, "127.0.0.21"))
         someone_else.send(start(pictures.content, pictures.style, **LONG))
         assert receive(someone_else)["type"] == "accepted"  # the queue itself has room
+        cancel_jobs([*clients[:PER_CLIENT], someone_else])
 
     assert refused["code"] == "busy" and "NST_MAX_JOBS_PER_CLIENT" in refused["message"]
-    assert wait_until(lambda: get_json(f"{roomy_server.http_url}/readyz")[1]["queued"] == 0, 30)
+    assert wait_until(lambda: idle(roomy_server), 30)
 
 
 def _flood(url: str, messages: int, size: int) -> int | None:
@@ -174,7 +191,7 @@ def test_without_a_rate_limit_a_flood_gets_short_bounded_errors(start_service):
 
 
 def test_healthz_answers_while_a_40_mb_message_is_parsed(roomy_server):
-    assert wait_until(lambda: get_json(f"{roomy_server.http_url}/readyz")[1]["running"] == 0, 30)
+    assert wait_until(lambda: idle(roomy_server), 30)
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 256, 15 * 1024 * 1024, dtype=np.uint8).tobytes()  # not an image
     message = start(noise, noise)

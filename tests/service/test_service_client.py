@@ -6,9 +6,10 @@ import signal
 import subprocess
 import sys
 
-from ws_jobs import PNG_MAGIC, ROOT, get_json, http_get, image_size, wait_until
+from ws_jobs import PNG_MAGIC, ROOT, TcpRelay, b64, get_json, http_get, image_size, wait_until
 
 from devstack.processes import free_ports
+from service import job_client, protocol
 
 
 def _nst_client(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -96,3 +97,27 @@ def test_ctrl_c_cancels_the_job_on_the_server(service_server, pictures, tmp_path
 
 def _running(server) -> int:
     return get_json(f"{server.http_url}/readyz")[1]["running"]
+
+
+def test_a_dropped_connection_reattaches_and_the_job_goes_on(service_server, pictures):
+    relay = TcpRelay(service_server.port)
+    messages: list[object] = []
+
+    def on_message(message: object) -> None:
+        messages.append(message)
+        if isinstance(message, protocol.FrameMessage) and message.epoch == 1:
+            relay.cut()  # the network drops under the client
+
+    try:
+        last = job_client.run_job(
+            f"ws://127.0.0.1:{relay.port}/ws/stylize",
+            protocol.Start(type="start", content=b64(pictures.content),
+                           style=b64(pictures.style), epochs=10, steps_per_epoch=5, size=64),
+            on_message, timeout_s=120)
+    finally:
+        relay.close()
+    assert isinstance(last, protocol.Done) and last.status == "finished"
+    assert [type(message).__name__ for message in messages].count("Accepted") == 1
+    frames = [message for message in messages if isinstance(message, protocol.FrameMessage)]
+    assert frames[0].epoch == 1 and frames[-1].epoch == 10
+    assert f"event=job_attached job_id={last.job_id}" in service_server.log()

@@ -6,8 +6,8 @@ import json
 import threading
 
 from service.engine.params import StyleParams
-from ws_jobs import (PNG_MAGIC, decode_data_uri, get_json, http_get, image_size, open_socket,
-                     receive, receive_until, run_job, start)
+from ws_jobs import (PNG_MAGIC, decode_data_uri, get_json, http_get, image_size, is_cancelled,
+                     open_socket, receive, receive_until, run_job, start)
 
 
 def test_a_job_streams_one_frame_per_epoch_then_stores_the_result(service_server, s3, pictures):
@@ -57,11 +57,13 @@ def test_a_job_streams_one_frame_per_epoch_then_stores_the_result(service_server
 
 
 def test_the_jobs_route_returns_metadata_with_a_fresh_url(service_server, pictures):
-    *_, done = run_job(service_server.ws_url, pictures.content, pictures.style,
-                       epochs=1, steps_per_epoch=1, size=64)
+    accepted, *_, done = run_job(service_server.ws_url, pictures.content, pictures.style,
+                                 epochs=1, steps_per_epoch=1, size=64)
 
-    status, job = get_json(f"{service_server.http_url}/v1/jobs/{done['job_id']}")
+    status, job = get_json(f"{service_server.http_url}/v1/jobs/{done['job_id']}",
+                           headers={"X-NST-Token": accepted["resume_token"]})
     assert status == 200
+    assert "token_sha256" not in job and accepted["resume_token"] not in json.dumps(job)
     assert job["job_id"] == done["job_id"] and job["status"] == "finished"
     assert len(job["losses"]) == 1
     status, _, png = http_get(job["url"])
@@ -79,12 +81,14 @@ def test_unknown_or_malformed_job_ids_are_404(service_server):
 
 
 def test_results_lists_the_newest_first_for_a_gallery(service_server, pictures):
-    first = run_job(service_server.ws_url, pictures.content, pictures.style,
-                    epochs=1, steps_per_epoch=1, size=64)[-1]
-    second = run_job(service_server.ws_url, pictures.style, pictures.content,
-                     epochs=1, steps_per_epoch=1, size=64)[-1]
+    first_accepted, *_, first = run_job(service_server.ws_url, pictures.content, pictures.style,
+                                        epochs=1, steps_per_epoch=1, size=64)
+    second_accepted, *_, second = run_job(service_server.ws_url, pictures.style,
+                                          pictures.content, epochs=1, steps_per_epoch=1, size=64)
 
-    status, body = get_json(f"{service_server.http_url}/v1/results?limit=2")
+    tokens = f"{first_accepted['resume_token']}, {second_accepted['resume_token']}"
+    status, body = get_json(f"{service_server.http_url}/v1/results?limit=2",
+                            headers={"X-NST-Tokens": tokens})
     assert status == 200
     results = body["results"]
     assert [item["job_id"] for item in results] == [second["job_id"], first["job_id"]]
@@ -105,7 +109,7 @@ def test_unset_options_take_the_documented_defaults(service_server, pictures):
     # 20 epochs of 50 steps, except where this server's limits are lower (20 steps here).
     assert accepted["epochs"] == 20 and accepted["steps_per_epoch"] == 20
     assert accepted["output_size"] == {"width": 64, "height": 48}  # NST_DEFAULT_SIZE=64
-    assert ending["code"] == "cancelled"
+    assert is_cancelled(ending)
 
 
 def test_a_connection_runs_jobs_one_after_another(service_server, pictures):
@@ -135,6 +139,6 @@ def test_health_answers_while_a_job_runs(service_server, pictures):
         prober.join(10)
         status, ready = get_json(f"{service_server.http_url}/readyz")
         socket.send(json.dumps({"type": "cancel"}))
-        assert receive_until(socket)[-1]["code"] == "cancelled"
+        assert is_cancelled(receive_until(socket)[-1])
     assert answers == [200] * 5
     assert status == 200 and ready["running"] == 1

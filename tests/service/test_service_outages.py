@@ -33,14 +33,21 @@ def test_storage_down_mid_job_gives_the_image_inline_and_readyz_503(
     assert frames[-1]["epoch"] == 4  # the final frame still arrives before `done`
     assert done["type"] == "done" and done["stored"] is False and done["result"] is None
     assert done["status"] == "finished" and "cannot reach" in done["storage_error"]
+    # Clients learn that storage failed, never where it lives.
+    address = storage.endpoint.removeprefix("http://")
+    assert address not in done["storage_error"] and "127.0.0.1" not in done["storage_error"]
     header, png = decode_data_uri(done["image"])
     assert header == "data:image/png;base64" and png.startswith(PNG_MAGIC)
     assert image_size(png) == (accepted["output_size"]["width"], accepted["output_size"]["height"])
 
     status, body = get_json(f"{server.http_url}/readyz")
     assert status == 503 and "storage" in body["reason"]
+    assert address not in body["reason"] and "127.0.0.1" not in body["reason"]
+    assert address in server.log()  # the operator's log says where
     assert http_get(f"{server.http_url}/healthz")[0] == 200  # alive: no restart for an outage
-    assert get_json(f"{server.http_url}/v1/results")[0] == 503
+    status, body = get_json(f"{server.http_url}/v1/results",
+                            headers={"X-NST-Tokens": accepted["resume_token"]})
+    assert status == 503 and address not in body["error"]["message"]
 
     storage.start()
     assert wait_until(lambda: http_get(f"{server.http_url}/readyz")[0] == 200, 30)

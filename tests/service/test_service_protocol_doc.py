@@ -22,14 +22,26 @@ def _examples() -> list[dict]:
 
 def test_every_message_example_is_valid_protocol():
     messages = [example for example in _examples() if "type" in example]
-    client_types = {m["type"] for m in messages if m["type"] in ("start", "cancel")}
+    client_types = {m["type"] for m in messages if m["type"] in ("start", "cancel", "attach")}
     for message in messages:
         adapter = (protocol.client_message if message["type"] in client_types
                    else protocol.server_message)
         adapter.validate_python(message)
     server_types = {m["type"] for m in messages} - client_types
-    assert client_types == {"start", "cancel"}
+    assert client_types == {"start", "cancel", "attach"}
     assert server_types == {"accepted", "queued", "frame", "done", "error"}
+
+
+def test_the_version_and_what_changed_are_documented():
+    text = DOC.read_text()
+    assert text.startswith(f"# nst service protocol, version {protocol.VERSION}\n")
+    assert f"## What changed since version {protocol.VERSION - 1}" in text
+
+
+def test_every_job_status_is_documented():
+    text = DOC.read_text()
+    for status in typing.get_args(protocol.JobStatus):
+        assert f"`{status}`" in text, status
 
 
 def test_every_error_code_is_documented():

@@ -1,4 +1,4 @@
-"""Helpers for the service tests: small real pictures, raw protocol-v1 sockets, HTTP.
+"""Helpers for the service tests: small real pictures, raw protocol sockets, HTTP.
 
 Every message a helper receives is validated against service.protocol, so each test also checks
 that the server speaks the protocol it documents.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -83,6 +85,18 @@ def run_job(url: str, content: bytes, style: bytes, timeout_s: float = 120.0,
     return messages
 
 
+def is_cancelled(ending: dict) -> bool:
+    """How a job ends after `cancel`: `done` with the image it reached, or, when no step had run,
+    error `cancelled`."""
+    return (ending["type"] == "done" and ending["status"] == "cancelled") or \
+        ending.get("code") == "cancelled"
+
+
+def attach(socket: ClientConnection, accepted: dict) -> None:
+    socket.send(json.dumps({"type": "attach", "job_id": accepted["job_id"],
+                            "resume_token": accepted["resume_token"]}))
+
+
 def decode_data_uri(uri: str) -> tuple[str, bytes]:
     header, payload = uri.split(",", 1)
     return header, base64.b64decode(payload)
@@ -115,3 +129,51 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, interval_s: floa
             return True
         time.sleep(interval_s)
     return condition()
+
+
+class TcpRelay:
+    """A TCP relay to a local port whose connections a test can cut, as a lost network would."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.connections += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+
+    def cut(self) -> None:
+        for connection in self.connections:
+            _shut(connection)
+        self.connections.clear()
+
+    def close(self) -> None:
+        self.listener.close()
+        self.cut()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        _shut(sink)
+
+
+def _shut(connection: socket.socket) -> None:
+    try:
+        connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass

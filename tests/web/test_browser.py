@@ -1,7 +1,8 @@
 """The web app in a real headless Chromium, against a real service and real object storage.
 
 A person uploads two images, starts a job, watches it paint and downloads the result; cancels a
-job; and gets plain-words messages for wrong files, service refusals and an unreachable service.
+job; sees only their own paintings in the gallery; and gets plain-words messages for wrong files,
+service refusals and an unreachable service.
 Screenshots of each stage land in artifacts/web/.
 """
 
@@ -180,6 +181,30 @@ def test_a_second_page_waits_in_the_queue_and_cancel_frees_the_slot(page, browse
         wait_phase(other, "done")
     finally:
         other_context.close()
+
+
+def test_the_gallery_shows_this_browsers_paintings_only(page, browser, web, files):
+    open_page(page, web.url)
+    upload(page, "content", files.content)
+    upload(page, "style", files.style)
+    choose_job(page, epochs=1, steps=2, size=64)
+    page.click("#start-button")
+    wait_phase(page, "done")
+    job_id = page.inner_text("#job-id").strip()
+    expect(page.locator(f'[id*="{job_id}"]')).to_be_visible(timeout=15_000)
+    # The browser keeps the job's token: after a reload its gallery still shows the painting.
+    page.reload()
+    expect(page.locator(f'[id*="{job_id}"]')).to_be_visible(timeout=15_000)
+
+    # Another visitor's browser holds no token of it: the painting is not in its gallery.
+    stranger_context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        stranger = stranger_context.new_page()
+        open_page(stranger, web.url)
+        expect(stranger.locator("#gallery-status")).to_contain_text("No paintings yet")
+        expect(stranger.locator(f'[id*="{job_id}"]')).to_have_count(0)
+    finally:
+        stranger_context.close()
 
 
 def test_a_text_file_gets_a_message_and_nothing_is_sent(page, web, files, artifacts):

@@ -2,13 +2,16 @@
  * The live half of the page, run in the browser by Dash's clientside callbacks.
  *
  * One job at a time: Start opens a fresh WebSocket (the dash-extensions component, id "ws"), sends
- * protocol v1's `start` once the socket is open, and every server message updates the page here,
+ * protocol v2's `start` once the socket is open, and every server message updates the page here,
  * with dash_clientside.set_props, so a frame never makes a round trip through the Dash server.
+ * Each job's resume_token is kept in the browser (the "tokens" Store, in localStorage): results
+ * are private to their tokens, and the gallery lists the ones this browser holds.
  */
 (function () {
     "use strict";
 
     const ACTIVE = new Set(["connecting", "queued", "running", "cancelling"]);
+    const MAX_TOKENS = 100;  // what the service's /v1/results takes in one request
     // File signatures of what the service decodes: checked here so a wrong file gets a message
     // before anything is sent.
     const SIGNATURES = [
@@ -257,8 +260,20 @@
         return handler ? handler(msg, config) : noUpdate;
     }
 
+    function keepToken(token) {
+        let tokens = [];
+        try {
+            tokens = JSON.parse(window.localStorage.getItem("tokens") || "[]") || [];
+        } catch (error) {
+            tokens = [];
+        }
+        tokens = [token, ...tokens.filter((kept) => kept !== token)].slice(0, MAX_TOKENS);
+        set("tokens", {data: tokens});
+    }
+
     const HANDLERS = {
         accepted(msg) {
+            keepToken(msg.resume_token);
             job.id = msg.job_id;
             job.epochs = msg.epochs;
             job.totalSteps = msg.total_steps;
@@ -301,6 +316,7 @@
                 `Not saved to storage (${msg.storage_error || "unknown reason"}): ` +
                 "download it now, it will not be in the gallery."});
             set("result-panel", {className: "result-panel mt-3"});
+            if (msg.status === "cancelled") return cancelledWithImage(msg);
             progress(job.totalSteps || 1, job.totalSteps || 1,
                      `Finished in ${clock(msg.elapsed_s)}` +
                      (msg.status === "interrupted" ? " (interrupted by a service restart)" : ""),
@@ -328,6 +344,17 @@
             return phase("failed", {code: msg.code});
         },
     };
+
+    function cancelledWithImage(msg) {
+        set("progress-text", {children: `Stopped after epoch ${job.lastEpoch || 0} of ${job.epochs}.`});
+        progressBar({animated: false, striped: false, color: "secondary"});
+        status("Cancelled. The service kept the image it had reached" +
+               (msg.stored ? "" : ", shown here (it could not be stored)") +
+               "; press Start for a new one.", "secondary");
+        closeSocket();
+        if (msg.stored) set("finished-job", {data: msg.job_id});
+        return phase("cancelled", {stored: msg.stored});
+    }
 
     function queued(position) {
         if (position > 0) {
