@@ -210,6 +210,11 @@ class JobManager:
     def waiting(self) -> int:
         return len(self._waiting)
 
+    @property
+    def detached(self) -> int:
+        """Jobs running, waiting or kept for reattachment that no socket follows."""
+        return sum(job.follower is None for job in self._jobs.values())
+
     def submit(self, job: Job) -> int:
         """Queue a job and start it if a slot is free. Returns its position (0: running).
 
