@@ -234,6 +234,11 @@ class JobManager:
     def waiting(self) -> int:
         return len(self._waiting)
 
+    @property
+    def detached(self) -> int:
+        """Jobs running, waiting or kept for reattachment that no socket follows."""
+        return sum(job.follower is None for job in self._jobs.values())
+
     def hold(self, client: str) -> None:
         """Hold a place in the queue for a job of `client` while its images decode.
 

@@ -88,5 +88,6 @@ class MetricsRoute:
                                 status_code=401)
         QUEUE_LENGTH.set(self.jobs.waiting)
         JOBS_RUNNING.set(self.jobs.running)
+        JOBS_DETACHED.set(self.jobs.detached)
         CONNECTIONS.set(self.connections.open)
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
