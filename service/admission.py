@@ -54,7 +54,7 @@ def admit(start: protocol.Start, settings: Settings, engine: Engine) -> JobReque
     style = _image(start.style, "style", settings)
     try:
         height, width = engine.output_size(content.pixels.shape, params.size, "content")
-        engine.output_size(style.pixels.shape, params.size, "style")
+        engine.style_size(style.pixels.shape, params)
     except BadImage as error:
         raise RequestError("bad_image", str(error)) from None
     return JobRequest(engine.resolved(params), content, style, height, width)

@@ -4,21 +4,37 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
-from . import images
+from . import colors, images
 from .errors import BadImage
 from .features import CONTENT_LAYERS, STYLE_LAYERS, content_and_style, pooling_layers, truncate
 from .losses import weighted_terms
 from .optimizers import OPTIMIZERS
-from .params import StyleParams
+from .params import StyleParams, blend_weights
 from .weights import ModelInfo, load_vgg
 
 LOSS_NAMES = ("total", "style", "content", "tv")
+# The painting's longer side at most: twice the service's default NST_MAX_SIZE (1024), so
+# style_scale 2 holds at every output size the service allows by default. The painting's features
+# are taken once per job, so this bounds one forward pass, not every step.
+MAX_STYLE_SIDE = 2048
+
+Paintings = np.ndarray | Sequence[np.ndarray]  # one painting, or up to MAX_STYLES to blend
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A job's images at their working sizes and its targets."""
+
+    photo: np.ndarray  # the content at the output size, in its own colours
+    content: np.ndarray  # what the optimisation starts from and is compared with (grey in luminance)
+    painting: np.ndarray  # the first painting as the network sees it (init "style" starts from it)
+    targets: tuple  # (content features, blended style Grams)
 
 
 @dataclass(frozen=True)
@@ -65,8 +81,9 @@ class Engine:
     and memory does not grow with the number of aspect ratios seen.
     """
 
-    def __init__(self, vgg, model: ModelInfo) -> None:
+    def __init__(self, vgg, model: ModelInfo, max_style_side: int = MAX_STYLE_SIDE) -> None:
         self.model = model
+        self.max_style_side = max_style_side
         self.extractor = truncate(vgg, STYLE_LAYERS + CONTENT_LAYERS)
         self.min_side = 2 ** pooling_layers(self.extractor)
         self._epochs = {
@@ -77,10 +94,11 @@ class Engine:
 
     @classmethod
     def load(
-        cls, backbone: str | None = None, weights: str = "auto", precision: str = "auto"
+        cls, backbone: str | None = None, weights: str = "auto", precision: str = "auto",
+        max_style_side: int = MAX_STYLE_SIDE,
     ) -> "Engine":
         vgg, model = load_vgg(backbone, weights, precision)
-        return cls(vgg, model)
+        return cls(vgg, model, max_style_side)
 
     def resolved(self, params: StyleParams) -> StyleParams:
         return params.resolved()
@@ -91,6 +109,17 @@ class Engine:
         it (its shorter side would vanish in the poolings)."""
         return images.output_size(shape, size, self.min_side, name)
 
+    def style_size(self, shape: tuple[int, ...], params: StyleParams) -> tuple[int, int]:
+        """(height, width) a painting is resized to before its features are taken: its longer
+        side `style_scale` times the output's, at most `max_style_side`. BadImage if the network
+        cannot take it."""
+        side = min(max(1, round(params.size * params.style_scale)), self.max_style_side)
+        try:
+            return images.output_size(shape, side, self.min_side, "style")
+        except BadImage as error:
+            raise BadImage(f"{error} (style_scale {params.style_scale:g} makes the painting "
+                           f"{side} px; a larger style_scale lets it through)") from None
+
     def warm(self, size: int) -> None:
         """Trace and run one step at `size` px (square), so the first job starts hot."""
         picture = np.full((size, size, 3), 128, np.uint8)
@@ -99,22 +128,28 @@ class Engine:
             pass
 
     def stylize(
-        self, content: np.ndarray, style: np.ndarray, params: StyleParams,
-        stop: StopSignal | None = None,
+        self, content: np.ndarray, style: Paintings, params: StyleParams,
+        stop: StopSignal | None = None, style_blend: Sequence[float] | None = None,
     ) -> Iterator[Frame]:
         """Optimise an image towards `content` painted like `style`, yielding a Frame per epoch.
 
-        Each `next()` runs one epoch; closing the generator between epochs cancels the run, and
-        `stop.set()` ends it within a step, with a last frame of the image reached.
+        `style` is one painting or several, whose Gram matrices are blended by `style_blend`
+        (equal weights if None; see `params.blend_weights`). Each `next()` runs one epoch; closing
+        the generator between epochs cancels the run, and `stop.set()` ends it within a step,
+        with a last frame of the image reached.
+
+        With `preserve_colors="luminance"` the optimisation runs on grey images (the photo's and
+        the paintings' luminance), so the guard and the losses see the optimiser's own iterates;
+        each frame is that iterate's luminance with the photo's colour put back.
         """
         started = time.perf_counter()
         params = self.resolved(params)
         stop = stop or StopSignal()
-        content, style, targets = self._prepared(content, style, params)
-        image = tf.constant(_initial_image(params, content, style))
+        job = self._prepared(content, style, params, style_blend)
+        image = tf.constant(_initial_image(params, job.content, job.painting))
         optimizer = OPTIMIZERS[params.optimizer]
         arguments = [
-            image, optimizer.init(image), *targets,
+            image, optimizer.init(image), *job.targets,
             tf.constant([params.style_weight, params.content_weight, params.tv_weight]),
             tf.constant(params.steps_per_epoch), tf.constant(params.learning_rate, tf.float32),
             stop.variable,
@@ -133,34 +168,55 @@ class Engine:
                 step=step,
                 total_steps=params.total_steps,
                 losses=dict(zip(LOSS_NAMES, (float(x) for x in terms.numpy()))),
-                image=_to_uint8(accepted),
+                image=_emitted(_to_uint8(accepted), job.photo, params),
                 elapsed_s=time.perf_counter() - started,
             )
             if stop.is_set():
                 return
 
-    def objective(self, image: np.ndarray, content: np.ndarray, style: np.ndarray,
-                  params: StyleParams) -> dict[str, float]:
+    def objective(self, image: np.ndarray, content: np.ndarray, style: Paintings,
+                  params: StyleParams, style_blend: Sequence[float] | None = None
+                  ) -> dict[str, float]:
         """The loss terms of `image` (uint8, at the job's output size) in the job's objective: the
-        figures a frame of that image would report."""
+        figures a frame of that image would report (of its luminance, in luminance mode)."""
         params = self.resolved(params)
-        content, _, targets = self._prepared(content, style, params)
-        if image.shape != content.shape:
-            raise BadImage(f"the image is {image.shape[:2]}, the job's output {content.shape[:2]}")
+        job = self._prepared(content, style, params, style_blend)
+        if image.shape != job.content.shape:
+            raise BadImage(f"the image is {image.shape[:2]}, the job's output "
+                           f"{job.content.shape[:2]}")
+        if params.preserve_colors == "luminance":
+            image = colors.grey(image)
         weights = tf.constant([params.style_weight, params.content_weight, params.tv_weight])
-        terms = self._losses(_to_tensor(image), *targets, weights)
+        terms = self._losses(_to_tensor(image), *job.targets, weights)
         return dict(zip(LOSS_NAMES, (float(x) for x in terms.numpy())))
 
-    def _prepared(self, content: np.ndarray, style: np.ndarray, params: StyleParams):
-        """Content and style at the job's size, and the (content, style) targets as tuples."""
+    def style_targets(self, style: Paintings, content: np.ndarray, params: StyleParams,
+                      style_blend: Sequence[float] | None = None) -> list[tf.Tensor]:
+        """The blended Gram matrices a job of `params` optimises towards, one per style layer."""
+        return list(self._prepared(content, style, params, style_blend).targets[1])
+
+    def _prepared(self, content: np.ndarray, style: Paintings, params: StyleParams,
+                  style_blend: Sequence[float] | None = None) -> Prepared:
         height, width = self.output_size(_checked(content, "content").shape, params.size)
-        content = images.resize(content, height, width)
-        style_height, style_width = self.output_size(_checked(style, "style").shape, params.size,
-                                                     "style")
-        style = images.resize(style, style_height, style_width)
+        photo = images.resize(content, height, width)
+        weights = blend_weights(len(_listed(style)), style_blend)
+        paintings = [self._painting(painting, photo, params) for painting in _listed(style)]
+        content = colors.grey(photo) if params.preserve_colors == "luminance" else photo
         content_targets, _ = self._features(_to_tensor(content))
-        _, style_targets = self._features(_to_tensor(style))
-        return content, style, (tuple(content_targets), tuple(style_targets))
+        grams = [self._features(_to_tensor(painting))[1] for painting in paintings]
+        # jcjohnson/neural-style's blend: one target per layer, the weighted sum of the paintings'.
+        blended = [tf.add_n([w * layers[i] for w, layers in zip(weights, grams)])
+                   for i in range(len(grams[0]))]
+        return Prepared(photo, content, paintings[0], (tuple(content_targets), tuple(blended)))
+
+    def _painting(self, style: np.ndarray, photo: np.ndarray, params: StyleParams) -> np.ndarray:
+        """A painting at its working size, in the colours `preserve_colors` asks for."""
+        painting = images.resize(style, *self.style_size(_checked(style, "style").shape, params))
+        if params.preserve_colors == "luminance":
+            return colors.match_luminance(painting, photo)
+        if params.preserve_colors == "histogram":
+            return colors.match_histogram(painting, photo)
+        return painting
 
     def _compiled(self, optimizer: str, arguments: list):
         """The optimiser's epoch function, traced on first use for images of any height and width."""
@@ -211,6 +267,16 @@ def _any_image_size(arguments: list) -> list:
         return tf.TensorSpec(shape, value.dtype)
 
     return tf.nest.map_structure(relax, arguments)
+
+
+def _listed(style: Paintings) -> list[np.ndarray]:
+    return [style] if isinstance(style, np.ndarray) else list(style)
+
+
+def _emitted(image: np.ndarray, photo: np.ndarray, params: StyleParams) -> np.ndarray:
+    if params.preserve_colors == "luminance":
+        return colors.with_colors_of(image, photo)
+    return image
 
 
 def _checked(image: np.ndarray, name: str) -> np.ndarray:
