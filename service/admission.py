@@ -12,7 +12,7 @@ import numpy as np
 from . import protocol
 from .engine import BadImage, BadParams, Engine, StyleParams
 from .engine.images import decode_image
-from .engine.params import KNOBS, Knob
+from .engine.params import KNOBS, Knob, blend_weights
 from .settings import Settings
 
 _SNIFF = {b"\x89PNG": ("png", "image/png"), b"\xff\xd8": ("jpg", "image/jpeg"),
@@ -42,22 +42,50 @@ class JobRequest:
 
     params: StyleParams  # resolved: every knob has its value
     content: InputImage
-    style: InputImage
+    style: InputImage  # the first painting, when several are blended
     height: int
     width: int
+    more_styles: tuple[InputImage, ...] = ()  # the second to fourth paintings of a blend
+    style_blend: tuple[float, ...] = (1.0,)  # one weight per painting, summing to 1
+
+    @property
+    def styles(self) -> tuple[InputImage, ...]:
+        return (self.style, *self.more_styles)
+
+    def named_inputs(self) -> dict[str, InputImage]:
+        """The images as stored: content and style, or content and style-1 ... style-N."""
+        if not self.more_styles:
+            return {"content": self.content, "style": self.style}
+        return {"content": self.content,
+                **{f"style-{n}": image for n, image in enumerate(self.styles, start=1)}}
 
 
 def admit(start: protocol.Start, settings: Settings, engine: Engine) -> JobRequest:
     """Limits, parameters and images of a `start` message; raises RequestError."""
     params = job_params(start, settings)
     content = _image(start.content, "content", settings)
-    style = _image(start.style, "style", settings)
+    styles, blend = _paintings(start, settings)
     try:
         height, width = engine.output_size(content.pixels.shape, params.size, "content")
-        engine.style_size(style.pixels.shape, params)
+        for style in styles:
+            engine.style_size(style.pixels.shape, params)
     except BadImage as error:
         raise RequestError("bad_image", str(error)) from None
-    return JobRequest(engine.resolved(params), content, style, height, width)
+    return JobRequest(engine.resolved(params), content, styles[0], height, width,
+                      tuple(styles[1:]), blend)
+
+
+def _paintings(start: protocol.Start, settings: Settings
+               ) -> tuple[list[InputImage], tuple[float, ...]]:
+    """The painting, or the paintings of `styles` with their normalised blend weights."""
+    if start.styles is None:
+        return [_image(start.style, "style", settings)], (1.0,)
+    try:
+        blend = blend_weights(len(start.styles), [painting.blend for painting in start.styles])
+    except BadParams as error:
+        raise RequestError("bad_request", str(error)) from None
+    return [_image(painting.image, f"styles.{n}.image", settings)
+            for n, painting in enumerate(start.styles)], blend
 
 
 def job_params(start: protocol.Start, settings: Settings) -> StyleParams:

@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     stylize = commands.add_parser("stylize", help="paint CONTENT in the style of STYLE, here")
-    _add_job_options(stylize, several_styles=True)
+    _add_job_options(stylize)
     _add_model_options(stylize)
     stylize.add_argument("--frames-dir", type=Path, help="also save every epoch's frame here")
     stylize.add_argument("--report", type=Path, help="write timings and losses as JSON here")
@@ -81,16 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_job_options(parser: argparse.ArgumentParser, several_styles: bool = False) -> None:
+def _add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("content", type=Path, help="the photograph (PNG, JPEG or WebP)")
-    if several_styles:
-        parser.add_argument("style", type=Path, nargs="+",
-                            help=f"the painting, or up to {MAX_STYLES} to blend (PNG, JPEG or WebP)")
-        parser.add_argument("--style-blend", type=_numbers, metavar="W,W,...",
-                            help="the paintings' weights in the blend, e.g. 0.7,0.3 (default: "
-                                 "equal)")
-    else:
-        parser.add_argument("style", type=Path, help="the painting (PNG, JPEG or WebP)")
+    parser.add_argument("style", type=Path, nargs="+",
+                        help=f"the painting, or up to {MAX_STYLES} to blend (PNG, JPEG or WebP)")
+    parser.add_argument("--style-blend", type=_numbers, metavar="W,W,...",
+                        help="the paintings' weights in the blend, e.g. 0.7,0.3 (default: equal)")
     parser.add_argument("-o", "--output", type=Path, default=Path("out.png"),
                         help="where to save the final image (default: %(default)s)")
     for knob in KNOBS:
