@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -11,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import colors, images
-from .errors import BadImage
+from .errors import BadImage, BadParams
 from .features import CONTENT_LAYERS, STYLE_LAYERS, content_and_style, pooling_layers, truncate
 from .losses import weighted_terms
 from .optimizers import OPTIMIZERS
@@ -35,6 +37,13 @@ class Prepared:
     content: np.ndarray  # what the optimisation starts from and is compared with (grey in luminance)
     painting: np.ndarray  # the first painting as the network sees it (init "style" starts from it)
     targets: tuple  # (content features, blended style Grams)
+    grams: list  # each painting's Grams, per layer: what a steered blend is made of
+
+
+def _blended(grams: list, weights: Sequence[float]) -> tuple:
+    """jcjohnson/neural-style's blend: per layer, the weighted sum of the paintings' Grams."""
+    return tuple(tf.add_n([w * layers[i] for w, layers in zip(weights, grams)])
+                 for i in range(len(grams[0])))
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,54 @@ class StopSignal:
     @property
     def variable(self) -> tf.Variable:
         """What the compiled loop reads."""
+        return self._flag
+
+
+STEERABLE = ("style_weight", "content_weight", "tv_weight", "style_blend")
+
+
+class Steering:
+    """Changes to a running job's loss weights and blend, applied from its next step.
+
+    `steer()` (from any thread) checks and records a change and ends the running epoch's graph
+    call at the next step, through a variable the compiled loop reads as it reads StopSignal's.
+    The run then applies the change and runs the epoch's remaining steps: the weights and the
+    blended targets are graph arguments of unchanged shapes, so nothing is traced again. The
+    optimiser restarts from the image reached, since its history and the guard's last objective
+    were measured under the old weights (for lbfgs-adam: 200 L-BFGS steps again). `applied`
+    lists (step, changes) as they took effect.
+    """
+
+    def __init__(self, paintings: int = 1) -> None:
+        self.paintings = paintings  # how many weights a steered blend must have
+        self._flag = tf.Variable(False, trainable=False)
+        self._lock = threading.Lock()
+        self._pending: dict[str, object] = {}
+        self.applied: list[tuple[int, dict[str, object]]] = []
+
+    def steer(self, **changes: object) -> None:
+        """Record `changes` (any of STEERABLE); BadParams if a name or value is wrong (the run
+        goes on unchanged)."""
+        unknown = set(changes) - set(STEERABLE)
+        if unknown:
+            raise BadParams(f"only {', '.join(STEERABLE)} can be steered, not "
+                            f"{', '.join(sorted(unknown))}")
+        weights = {name: value for name, value in changes.items() if name != "style_blend"}
+        dataclasses.replace(StyleParams(), **weights)  # checks them as the schema does
+        if "style_blend" in changes:
+            blend_weights(self.paintings, changes["style_blend"])
+        with self._lock:
+            self._pending.update(changes)
+            self._flag.assign(True)
+
+    def take(self) -> dict[str, object]:
+        with self._lock:
+            changes, self._pending = self._pending, {}
+            self._flag.assign(False)
+            return changes
+
+    @property
+    def variable(self) -> tf.Variable:
         return self._flag
 
 
@@ -130,13 +187,15 @@ class Engine:
     def stylize(
         self, content: np.ndarray, style: Paintings, params: StyleParams,
         stop: StopSignal | None = None, style_blend: Sequence[float] | None = None,
+        steering: Steering | None = None,
     ) -> Iterator[Frame]:
         """Optimise an image towards `content` painted like `style`, yielding a Frame per epoch.
 
         `style` is one painting or several, whose Gram matrices are blended by `style_blend`
         (equal weights if None; see `params.blend_weights`). Each `next()` runs one epoch; closing
         the generator between epochs cancels the run, and `stop.set()` ends it within a step,
-        with a last frame of the image reached.
+        with a last frame of the image reached. `steering.steer(...)` changes the weights or the
+        blend from the next step (see Steering).
 
         With `preserve_colors="luminance"` the optimisation runs on grey images (the photo's and
         the paintings' luminance), so the guard and the losses see the optimiser's own iterates;
@@ -144,7 +203,7 @@ class Engine:
         """
         started = time.perf_counter()
         params = self.resolved(params)
-        stop = stop or StopSignal()
+        stop, steering = stop or StopSignal(), steering or Steering()
         job = self._prepared(content, style, params, style_blend)
         image = tf.constant(_initial_image(params, job.content, job.painting))
         optimizer = OPTIMIZERS[params.optimizer]
@@ -152,13 +211,18 @@ class Engine:
             image, optimizer.init(image), *job.targets,
             tf.constant([params.style_weight, params.content_weight, params.tv_weight]),
             tf.constant(params.steps_per_epoch), tf.constant(params.learning_rate, tf.float32),
-            stop.variable,
+            stop.variable, steering.variable,
         ]
         epoch_graph = self._compiled(params.optimizer, arguments)
         step = 0
         for epoch in range(1, params.epochs + 1):
-            arguments[0], arguments[1], steps_done = epoch_graph(*arguments)
-            step += int(steps_done)
+            remaining = params.steps_per_epoch
+            while remaining and not stop.is_set():
+                arguments[5] = tf.constant(remaining)
+                arguments[0], arguments[1], steps_done = epoch_graph(*arguments)
+                step, remaining = step + int(steps_done), remaining - int(steps_done)
+                if remaining and not stop.is_set():
+                    params = self._steered(steering, step, params, job, arguments, optimizer)
             accepted, terms = optimizer.accepted(arguments[1])
             if not np.isfinite(float(terms[0])):  # stopped before the first step
                 return
@@ -173,6 +237,23 @@ class Engine:
             )
             if stop.is_set():
                 return
+
+    @staticmethod
+    def _steered(steering: Steering, step: int, params: StyleParams, job: Prepared,
+                 arguments: list, optimizer) -> StyleParams:
+        """Apply what `steering` holds to the run's arguments; the parameters now in force."""
+        changes = steering.take()
+        blend = changes.pop("style_blend", None)
+        params = dataclasses.replace(params, **changes)
+        arguments[4] = tf.constant([params.style_weight, params.content_weight, params.tv_weight])
+        if blend is not None:
+            weights = blend_weights(len(job.grams), blend)
+            arguments[3] = _blended(job.grams, weights)
+            changes["style_blend"] = list(weights)
+        image, _ = optimizer.accepted(arguments[1])
+        arguments[0], arguments[1] = image, optimizer.init(image)
+        steering.applied.append((step, changes))
+        return params
 
     def objective(self, image: np.ndarray, content: np.ndarray, style: Paintings,
                   params: StyleParams, style_blend: Sequence[float] | None = None
@@ -204,10 +285,8 @@ class Engine:
         content = colors.grey(photo) if params.preserve_colors == "luminance" else photo
         content_targets, _ = self._features(_to_tensor(content))
         grams = [self._features(_to_tensor(painting))[1] for painting in paintings]
-        # jcjohnson/neural-style's blend: one target per layer, the weighted sum of the paintings'.
-        blended = [tf.add_n([w * layers[i] for w, layers in zip(weights, grams)])
-                   for i in range(len(grams[0]))]
-        return Prepared(photo, content, paintings[0], (tuple(content_targets), tuple(blended)))
+        return Prepared(photo, content, paintings[0],
+                        (tuple(content_targets), _blended(grams, weights)), grams)
 
     def _painting(self, style: np.ndarray, photo: np.ndarray, params: StyleParams) -> np.ndarray:
         """A painting at its working size, in the colours `preserve_colors` asks for."""
@@ -233,8 +312,9 @@ class Engine:
                               weights)
 
     def _epoch_graph(self, optimizer, trial, state, content_targets, style_targets, weights, steps,
-                     learning_rate, stop):
-        """Up to `steps` steps (fewer if `stop` is set); each step evaluates the objective once."""
+                     learning_rate, stop, steer):
+        """Up to `steps` steps (fewer if `stop` or `steer` is set); each step evaluates the
+        objective once."""
         def one_step(i, trial, state):
             with tf.GradientTape() as tape:
                 tape.watch(trial)
@@ -245,7 +325,7 @@ class Engine:
             return i + 1, trial, state
 
         def running(i, *_):
-            return (i < steps) & tf.logical_not(stop.read_value())
+            return (i < steps) & tf.logical_not(stop.read_value() | steer.read_value())
 
         state = optimizer.begin_epoch(state)
         steps_done, trial, state = tf.while_loop(running, one_step, (tf.constant(0), trial, state),
