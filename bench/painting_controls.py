@@ -1,4 +1,4 @@
-"""The painting controls measured (issue 17): keeping the photo's colours, blending, brush scale.
+"""The painting controls measured (issue 17): the photo's colours, blending, brush scale, steering.
 
 `python -m bench.painting_controls [--quick] [--sheets docs/images/controls]` prints a Markdown
 report for docs/benchmarks.md:
@@ -8,13 +8,17 @@ report for docs/benchmarks.md:
 - blend: the style distance of the 50/50 blend's output to A lies between the A-only and B-only
   outputs' (and the same for B);
 - scale: the dominant stroke size (the power spectrum's centroid wavelength) grows >= 1.5x from
-  style_scale 0.5 to 2.
+  style_scale 0.5 to 2;
+- steering (the engine's, no socket): 200 steps after a steer, the objective under the new weights
+  is within 10 % of a job run with the new weights from the start for 200 steps, and no epoch after
+  the steer takes more than 1.2x the median epoch before it (nothing is traced again).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import statistics
 import sys
 from pathlib import Path
 
@@ -22,7 +26,7 @@ import numpy as np
 from PIL import Image
 from skimage.color import rgb2lab
 
-from service.engine import Engine, StyleParams
+from service.engine import Engine, Steering, StyleParams
 from service.engine import colors
 from service.engine.images import resize
 
@@ -143,6 +147,42 @@ def measure_scale(engine: Engine, params: StyleParams, sheets: Path | None) -> l
     return lines
 
 
+STEER_TO = {"style_weight": 1e5, "tv_weight": 1e3}  # ten times the style, a third of the smoothing
+
+
+def measure_steering(engine: Engine, params: StyleParams, before_steps: int = 100,
+                     after_steps: int = 200, epoch_steps: int = 20) -> list[str]:
+    photo, painting = (picture(name, SHARED) for name in SCALE)
+    before_epochs, after_epochs = before_steps // epoch_steps, after_steps // epoch_steps
+    job = dataclasses.replace(params, epochs=before_epochs + after_epochs,
+                              steps_per_epoch=epoch_steps)
+    steering = Steering()
+    frames = []
+    for frame in engine.stylize(photo, painting, job, steering=steering):
+        frames.append(frame)
+        if frame.epoch == 1:  # traced by now, if this process had not yet
+            traced = engine.tracing_count(job.optimizer)
+        if frame.epoch == before_epochs:
+            steering.steer(**STEER_TO)
+    steered = engine.objective(frames[-1].image, photo, painting,
+                               dataclasses.replace(job, **STEER_TO))["total"]
+    fresh_job = dataclasses.replace(job, epochs=after_epochs, **STEER_TO)
+    fresh = engine.objective(final_image(engine, photo, painting, fresh_job), photo, painting,
+                             fresh_job)["total"]
+    retraced = engine.tracing_count(job.optimizer) - traced
+    seconds = [b.elapsed_s - a.elapsed_s for a, b in zip(frames, frames[1:])]
+    before = statistics.median(seconds[:before_epochs - 1])
+    after = seconds[before_epochs - 1:]
+    ratio = steered / fresh
+    return [f"Steered after {before_steps} steps to {STEER_TO}, then {after_steps} steps; "
+            f"a fresh job with those weights, {after_steps} steps.", "",
+            "| objective after the steer / the fresh job's | epoch after the steer / median "
+            "before: median, slowest | graphs traced again | holds |",
+            "| --- | --- | --- | --- |",
+            f"| {ratio:.3f} | {statistics.median(after) / before:.2f}, {max(after) / before:.2f} "
+            f"| {retraced} | {'✓' if ratio <= 1.1 and max(after) <= 1.2 * before else '✗'} |"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.painting_controls",
                                      description=__doc__,
@@ -164,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
               "Blend (panels: photo | A only | 50/50 | B only):", "",
               *measure_blend(engine, params, args.sheets), "",
               "Brush scale (panels: photo | style_scale 0.5 | 1 | 2):", "",
-              *measure_scale(engine, params, args.sheets)]
+              *measure_scale(engine, params, args.sheets), "",
+              "Steering:", "", *measure_steering(engine, params)]
     print("\n".join(report))
     return 0
 

@@ -32,7 +32,7 @@ CLOSE_TIMEOUT_S = 5
 
 def ws_message_limit(settings: Settings) -> int:
     """uvicorn's ws_max_size: a `start` holds the photo and up to MAX_STYLES paintings of
-    NST_MAX_UPLOAD_MB each at most, in base64 (admission checks each image against its own limit)."""
+    NST_MAX_UPLOAD_MB each at most, in base64 (admission checks each image against its limit)."""
     return (1 + MAX_STYLES) * settings.max_upload_bytes * 4 // 3 + 64 * 1024
 
 

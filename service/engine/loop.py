@@ -34,7 +34,7 @@ class Prepared:
     """A job's images at their working sizes and its targets."""
 
     photo: np.ndarray  # the content at the output size, in its own colours
-    content: np.ndarray  # what the optimisation starts from and is compared with (grey in luminance)
+    content: np.ndarray  # what the run starts from and is compared with (grey in luminance)
     painting: np.ndarray  # the first painting as the network sees it (init "style" starts from it)
     targets: tuple  # (content features, blended style Grams)
     grams: list  # each painting's Grams, per layer: what a steered blend is made of
@@ -303,6 +303,10 @@ class Engine:
             self._epochs[optimizer].get_concrete_function(*_any_image_size(arguments))
             self._traced.add(optimizer)
         return self._epochs[optimizer]
+
+    def tracing_count(self, optimizer: str) -> int:
+        """How many times the optimiser's epoch function was traced: one, however many jobs."""
+        return self._epochs[optimizer].experimental_get_tracing_count()
 
     def _features(self, image: tf.Tensor) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
         return content_and_style(self.extractor, image)

@@ -73,7 +73,7 @@ def test_a_painting_too_small_at_its_scale_is_refused_with_the_reason(engine, st
         engine.style_size(strip.shape, StyleParams(size=128, style_scale=0.5))
     with pytest.raises(BadParams, match="style_scale must be a number from 0.25 to 4, got 5"):
         StyleParams(style_scale=5)
-    with pytest.raises(BadParams, match="preserve_colors must be one of none, luminance, histogram"):
+    with pytest.raises(BadParams, match="preserve_colors must be one of none, luminance, hist"):
         StyleParams(preserve_colors="yes")
 
 

@@ -10,14 +10,10 @@ from service.engine import BadParams, Steering, StyleParams
 PARAMS = StyleParams(epochs=3, steps_per_epoch=4, size=64)
 
 
-def traces(engine, optimizer="lbfgs-adam") -> int:
-    return engine._epochs[optimizer].experimental_get_tracing_count()
-
-
 def test_a_steer_between_frames_applies_from_the_next_step_without_retracing(engine, content,
                                                                               style):
     list(engine.stylize(content, style, PARAMS))  # traced once
-    before = traces(engine)
+    before = engine.tracing_count("lbfgs-adam")
     steering = Steering()
     run = engine.stylize(content, style, PARAMS, steering=steering)
     first = next(run)
@@ -27,7 +23,7 @@ def test_a_steer_between_frames_applies_from_the_next_step_without_retracing(eng
     assert second.losses["style"] == 0 and third.losses["style"] == 0
     assert steering.applied == [(4, {"style_weight": 0.0, "content_weight": 500.0})]
     assert [f.step for f in (first, second, third)] == [4, 8, 12]
-    assert traces(engine) == before
+    assert engine.tracing_count("lbfgs-adam") == before
 
 
 def test_a_steer_from_another_thread_ends_the_running_epoch_early(engine, content, style):
