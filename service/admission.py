@@ -7,6 +7,7 @@ parameters and each image's header, cheaply, before the job asks for a place in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 from . import protocol
 from .engine import BadImage, BadParams, Engine, StyleParams
 from .engine.images import ImageHeader, decode_image, read_header
-from .engine.params import KNOBS, Knob
+from .engine.params import KNOBS, Knob, blend_weights
 from .settings import Settings
 
 _SNIFF = {b"\x89PNG": ("png", "image/png"), b"\xff\xd8": ("jpg", "image/jpeg"),
@@ -60,7 +61,8 @@ class CheckedStart:
 
     params: StyleParams  # resolved: every knob has its value
     content: Upload
-    style: Upload
+    styles: tuple[Upload, ...]  # one painting, or the two to four of a blend
+    style_blend: tuple[float, ...]  # one weight per painting, summing to 1
 
     @property
     def height(self) -> int:
@@ -75,26 +77,57 @@ class CheckedStart:
 class JobRequest:
     """A `start` message checked and decoded: everything a worker needs, nothing from the socket."""
 
-    params: StyleParams
+    params: StyleParams  # resolved: every knob has its value
     content: InputImage
-    style: InputImage
+    style: InputImage  # the first painting, when several are blended
     height: int
     width: int
+    more_styles: tuple[InputImage, ...] = ()  # the second to fourth paintings of a blend
+    style_blend: tuple[float, ...] = (1.0,)  # one weight per painting, summing to 1
+
+    @property
+    def styles(self) -> tuple[InputImage, ...]:
+        return (self.style, *self.more_styles)
+
+    def named_inputs(self) -> dict[str, InputImage]:
+        """The images as stored: content and style, or content and style-1 ... style-N."""
+        if not self.more_styles:
+            return {"content": self.content, "style": self.style}
+        return {"content": self.content,
+                **{f"style-{n}": image for n, image in enumerate(self.styles, start=1)}}
 
 
 def check(start: protocol.Start, settings: Settings, engine: Engine) -> CheckedStart:
     """Limits, parameters and image headers of a `start` message; raises RequestError."""
     params = engine.resolved(job_params(start, settings))
-    content = _upload(start.content, "content", params.size, settings, engine)
-    style = _upload(start.style, "style", params.size, settings, engine)
-    return CheckedStart(params, content, style)
+    content = _upload(start.content, "content", settings,
+                      lambda shape: engine.output_size(shape, params.size, "content"))
+    fields, blend = _paintings(start)
+    styles = tuple(_upload(text, field, settings, lambda shape: engine.style_size(shape, params))
+                   for field, text in fields)
+    return CheckedStart(params, content, styles, blend)
 
 
 def decode(checked: CheckedStart, settings: Settings) -> JobRequest:
-    """The images of a checked `start`, decoded at the job's size; raises RequestError."""
-    content, style = (_decoded(upload, name, settings) for upload, name in
-                      ((checked.content, "content"), (checked.style, "style")))
-    return JobRequest(checked.params, content, style, checked.height, checked.width)
+    """The images of a checked `start`, decoded at the sizes the job needs; raises RequestError."""
+    content = _decoded(checked.content, "content", settings)
+    fields = ["style"] if len(checked.styles) == 1 else [
+        f"styles.{n}.image" for n in range(len(checked.styles))]
+    styles = [_decoded(upload, field, settings) for upload, field in zip(checked.styles, fields)]
+    return JobRequest(checked.params, content, styles[0], checked.height, checked.width,
+                      tuple(styles[1:]), checked.style_blend)
+
+
+def _paintings(start: protocol.Start) -> tuple[list[tuple[str, str]], tuple[float, ...]]:
+    """(field, image) of the painting, or of each painting of `styles`, with the blend weights
+    normalised."""
+    if start.styles is None:
+        return [("style", start.style)], (1.0,)
+    try:
+        blend = blend_weights(len(start.styles), [painting.blend for painting in start.styles])
+    except BadParams as error:
+        raise RequestError("bad_request", str(error)) from None
+    return [(f"styles.{n}.image", painting.image) for n, painting in enumerate(start.styles)], blend
 
 
 def job_params(start: protocol.Start, settings: Settings) -> StyleParams:
@@ -120,11 +153,14 @@ def _within_limit(knob: Knob, value: int | None, settings: Settings) -> int:
     return value
 
 
-def _upload(text: str, field: str, size: int, settings: Settings, engine: Engine) -> Upload:
+def _upload(text: str, field: str, settings: Settings,
+            size_needed: Callable[[tuple[int, ...]], tuple[int, int]]) -> Upload:
+    """The image of `field`, its header read; `size_needed` maps its shape to the job's (height,
+    width) for it, raising BadImage if the network cannot take it."""
     try:
         data = protocol.decode_image_field(text, field, settings.max_upload_bytes)
         header = read_header(data, settings.max_pixels)
-        needed = engine.output_size(header.shape, size, field)
+        needed = size_needed(header.shape)
     except (protocol.ImageFieldError, BadImage) as error:
         raise RequestError("bad_image", _about(field, error)) from None
     extension, content_type = next(

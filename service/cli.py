@@ -33,7 +33,7 @@ def start_tensorflow() -> None:
         tf.config.list_physical_devices()  # probes for CUDA now, while stderr is hidden
 
 
-from .engine.params import KNOBS, StyleParams  # noqa: E402  (no TensorFlow)
+from .engine.params import KNOBS, MAX_STYLES, StyleParams, blend_weights  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +83,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("content", type=Path, help="the photograph (PNG, JPEG or WebP)")
-    parser.add_argument("style", type=Path, help="the painting (PNG, JPEG or WebP)")
+    parser.add_argument("style", type=Path, nargs="+",
+                        help=f"the painting, or up to {MAX_STYLES} to blend (PNG, JPEG or WebP)")
+    parser.add_argument("--style-blend", type=_numbers, metavar="W,W,...",
+                        help="the paintings' weights in the blend, e.g. 0.7,0.3 (default: equal)")
     parser.add_argument("-o", "--output", type=Path, default=Path("out.png"),
                         help="where to save the final image (default: %(default)s)")
     for knob in KNOBS:
@@ -105,6 +108,14 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                              "has it (default: $NST_PRECISION, else auto)")
 
 
+def _numbers(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of numbers such as 0.7,0.3"
+                                         ) from None
+
+
 def job_params(args: argparse.Namespace) -> StyleParams:
     """StyleParams from the options a user gave; the rest keep their defaults."""
     return StyleParams.from_values(vars(args))
@@ -118,19 +129,22 @@ def _stylize(args: argparse.Namespace, started: float) -> int:
     from .engine.images import encode_png, read_image
 
     params = job_params(args)
+    blend = blend_weights(len(args.style), args.style_blend)
 
-    content, style = read_image(str(args.content)), read_image(str(args.style))
+    content = read_image(str(args.content))
+    styles = [read_image(str(path)) for path in args.style]
     engine = Engine.load(args.backbone, args.weights, args.precision)
     params = engine.resolved(params)
     height, width = engine.output_size(content.shape, params.size)
-    engine.output_size(style.shape, params.size, "style")
+    for style in styles:
+        engine.style_size(style.shape, params)
     if args.frames_dir:
         args.frames_dir.mkdir(parents=True, exist_ok=True)
 
     frames = []
     first_frame_seconds = None
     with tqdm(total=params.total_steps, unit="step", desc=f"{engine.model.backbone}") as bar:
-        for frame in engine.stylize(content, style, params):
+        for frame in engine.stylize(content, styles, params, style_blend=blend):
             first_frame_seconds = first_frame_seconds or time.perf_counter() - started
             frames.append(frame)
             bar.set_description(f"epoch {frame.epoch}/{frame.epochs}")
@@ -145,11 +159,11 @@ def _stylize(args: argparse.Namespace, started: float) -> int:
     print(f"saved {args.output} ({width}x{height}, {model.backbone} {model.weights} weights, "
           f"{model.precision}, painted in {frames[-1].elapsed_s:.1f} s)")
     if args.report:
-        _write_report(args.report, engine, params, frames, first_frame_seconds, started)
+        _write_report(args.report, engine, params, blend, frames, first_frame_seconds, started)
     return 0
 
 
-def _write_report(path: Path, engine, params: StyleParams, frames: list,
+def _write_report(path: Path, engine, params: StyleParams, blend: tuple[float, ...], frames: list,
                   first_frame_seconds: float | None, started: float) -> None:
     height, width = frames[-1].image.shape[:2]
     report = {
@@ -157,6 +171,7 @@ def _write_report(path: Path, engine, params: StyleParams, frames: list,
         "size": [height, width],
         "steps": params.total_steps,
         "params": params.as_dict(),
+        "style_blend": list(blend),
         "seconds_per_step": steady_seconds_per_step(frames, params.steps_per_epoch),
         "first_frame_seconds": first_frame_seconds,
         "total_seconds": time.perf_counter() - started,

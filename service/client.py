@@ -19,7 +19,7 @@ from websockets.exceptions import InvalidStatus, InvalidURI
 from . import protocol
 from .cli import job_params
 from .engine.errors import BadParams
-from .engine.params import KNOBS
+from .engine.params import KNOBS, blend_weights
 from .job_client import ConnectionLost, run_job
 from .protocol import Accepted, Done, Error, FrameMessage, Queued, Start
 
@@ -76,11 +76,20 @@ def _fail(message: str) -> int:
 def _start_message(args: argparse.Namespace) -> Start:
     try:
         return Start(
-            type="start", content=_read_image(args.content), style=_read_image(args.style),
+            type="start", content=_read_image(args.content), **_paintings(args),
             **{knob.name: getattr(args, knob.name) for knob in KNOBS},
         )
     except ValidationError as error:
         raise ClientError(protocol.describe_validation_error(error)) from None
+
+
+def _paintings(args: argparse.Namespace) -> dict[str, object]:
+    """One painting as `style`; several, or one with a blend given, as `styles`."""
+    if len(args.style) == 1 and args.style_blend is None:
+        return {"style": _read_image(args.style[0])}
+    blend = blend_weights(len(args.style), args.style_blend)
+    return {"styles": [protocol.StyleImage(image=_read_image(path), blend=weight)
+                       for path, weight in zip(args.style, blend)]}
 
 
 def _read_image(path: Path) -> str:

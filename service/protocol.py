@@ -13,9 +13,11 @@ import binascii
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import (BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model,
+                      model_validator)
+from pydantic_core import PydanticCustomError
 
-from .engine.params import KNOBS, Knob  # no TensorFlow
+from .engine.params import KNOBS, LARGEST, MAX_STYLES, Knob  # no TensorFlow
 
 VERSION = 2
 
@@ -42,10 +44,27 @@ class _Message(BaseModel):
 
 # Client -> server ---------------------------------------------------------------------------------
 
+class StyleImage(_Message):
+    """One painting of a blend: its image and its weight (weights are normalised to sum to 1)."""
+
+    image: str = Field(min_length=1, description="base64 or a data: URI of a PNG, JPEG or WebP")
+    blend: float = Field(default=1.0, ge=0, le=LARGEST)
+
+
 class _StartImages(_Message):
     type: Literal["start"]
     content: str = Field(min_length=1, description="base64 or a data: URI of a PNG, JPEG or WebP")
-    style: str = Field(min_length=1, description="base64 or a data: URI of a PNG, JPEG or WebP")
+    style: str | None = Field(default=None, min_length=1,
+                              description="base64 or a data: URI of a PNG, JPEG or WebP")
+    styles: list[StyleImage] | None = Field(default=None, min_length=1, max_length=MAX_STYLES,
+                                            description="instead of style: paintings to blend")
+
+    @model_validator(mode="after")
+    def _one_way_of_sending_paintings(self):
+        if (self.style is None) == (self.styles is None):
+            raise PydanticCustomError("style_or_styles", "send the painting as 'style' or up to "
+                                      f"{MAX_STYLES} paintings as 'styles', one of the two")
+        return self
 
 
 def _knob_field(knob: Knob) -> tuple[object, object]:

@@ -57,7 +57,8 @@ class Readiness:
             began = time.perf_counter()
             if self.engine is None:
                 self.engine = await asyncio.to_thread(
-                    Engine.load, settings.backbone, settings.weights, settings.precision
+                    Engine.load, settings.backbone, settings.weights, settings.precision,
+                    2 * settings.max_size,  # the painting's longer side at most (style_scale)
                 )
             loaded = time.perf_counter()
             await asyncio.to_thread(self.engine.warm, settings.default_size)

@@ -62,6 +62,7 @@ class JobRecord(_Record):
     started_at: str
     finished_at: str
     params: dict[str, object]  # every knob of StyleParams, as the job ran
+    style_blend: list[float] = [1.0]  # the paintings' normalised weights, in `inputs`' order
     model: dict[str, object]  # ModelInfo.as_dict()
     size: OutputSize
     epochs_done: int
@@ -69,7 +70,7 @@ class JobRecord(_Record):
     losses: list[LossPoint]
     timings: Timings
     versions: dict[str, object]
-    inputs: dict[str, StoredInput]  # "content", "style"
+    inputs: dict[str, StoredInput]  # "content", "style" (or "style-1" ... "style-4": a blend)
     result: ResultFiles
 
 

@@ -80,8 +80,10 @@ class JobRunner:
     def _paint(self, job: Job, request: JobRequest) -> list[Frame]:
         """Every epoch's frame, sent as it comes; stops early when the job is told to."""
         history: list[Frame] = []
-        frames = self._engine().stylize(request.content.pixels, request.style.pixels,
-                                        request.params, stop=job.stop_flag)
+        frames = self._engine().stylize(request.content.pixels,
+                                        [style.pixels for style in request.styles],
+                                        request.params, stop=job.stop_flag,
+                                        style_blend=request.style_blend)
         try:
             for frame in frames:
                 history.append(frame)
@@ -101,7 +103,7 @@ class JobRunner:
             "result.png": (png, "image/png"),
             "thumbnail.jpg": (_thumbnail(last.image), "image/jpeg"),
             **{f"{name}.{image.extension}": (image.file, image.content_type)
-               for name, image in (("content", request.content), ("style", request.style))},
+               for name, image in request.named_inputs().items()},
         }
         try:
             result = self.storage.save_job(job.id, files, record.model_dump(mode="json"),
@@ -128,7 +130,8 @@ class JobRunner:
             job_id=job.id, status=status, created_at=iso(job.created_at),
             token_sha256=token_digest(job.resume_token),
             started_at=iso(started), finished_at=iso(finished),
-            params=request.params.as_dict(), model=self._engine().model.as_dict(),
+            params=request.params.as_dict(), style_blend=list(request.style_blend),
+            model=self._engine().model.as_dict(),
             size=protocol.OutputSize(width=request.width, height=request.height),
             epochs_done=last.epoch, steps_done=last.step,
             losses=[{"epoch": frame.epoch, "step": frame.step, **frame.losses,
@@ -140,7 +143,7 @@ class JobRunner:
             inputs={name: {"key": key(job.id, f"{name}.{image.extension}"),
                            "content_type": image.content_type, "bytes": len(image.file),
                            "width": image.width, "height": image.height}
-                    for name, image in (("content", request.content), ("style", request.style))},
+                    for name, image in request.named_inputs().items()},
             result={"key": key(job.id, "result.png"), "bytes": png_bytes,
                     "thumbnail_key": key(job.id, "thumbnail.jpg")},
         )

@@ -21,6 +21,7 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
 from .app import create_app
+from .engine.params import MAX_STYLES  # no TensorFlow
 from .jobs import JobManager
 from .redaction import RedactSecrets
 from .settings import Settings
@@ -32,8 +33,9 @@ CLOSE_TIMEOUT_S = 5
 
 
 def ws_message_limit(settings: Settings) -> int:
-    """uvicorn's ws_max_size: a `start` holds two images of NST_MAX_UPLOAD_MB at most, in base64."""
-    return 2 * settings.max_upload_bytes * 4 // 3 + 64 * 1024
+    """uvicorn's ws_max_size: a `start` holds the photo and up to MAX_STYLES paintings of
+    NST_MAX_UPLOAD_MB each at most, in base64 (admission checks each image against its limit)."""
+    return (1 + MAX_STYLES) * settings.max_upload_bytes * 4 // 3 + 64 * 1024
 
 
 class DrainingServer(uvicorn.Server):

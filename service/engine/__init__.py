@@ -13,6 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _EXPORTS = {
     "BadImage": "errors", "BadParams": "errors", "EngineError": "errors", "WeightsError": "errors",
     "Engine": "loop", "Frame": "loop", "StopSignal": "loop", "StyleParams": "params", "ModelInfo": "weights",
+    "Steering": "loop",
 }
 __all__ = sorted(_EXPORTS)
 

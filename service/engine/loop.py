@@ -2,23 +2,48 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
-from . import images
-from .errors import BadImage
+from . import colors, images
+from .errors import BadImage, BadParams
 from .features import CONTENT_LAYERS, STYLE_LAYERS, content_and_style, pooling_layers, truncate
 from .losses import weighted_terms
 from .optimizers import OPTIMIZERS
-from .params import StyleParams
+from .params import StyleParams, blend_weights
 from .weights import ModelInfo, load_vgg
 
 LOSS_NAMES = ("total", "style", "content", "tv")
+# The painting's longer side at most: twice the service's default NST_MAX_SIZE (1024), so
+# style_scale 2 holds at every output size the service allows by default. The painting's features
+# are taken once per job, so this bounds one forward pass, not every step.
+MAX_STYLE_SIDE = 2048
+
+Paintings = np.ndarray | Sequence[np.ndarray]  # one painting, or up to MAX_STYLES to blend
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A job's images at their working sizes and its targets."""
+
+    photo: np.ndarray  # the content at the output size, in its own colours
+    content: np.ndarray  # what the run starts from and is compared with (grey in luminance)
+    painting: np.ndarray  # the first painting as the network sees it (init "style" starts from it)
+    targets: tuple  # (content features, blended style Grams)
+    grams: list  # each painting's Grams, per layer: what a steered blend is made of
+
+
+def _blended(grams: list, weights: Sequence[float]) -> tuple:
+    """jcjohnson/neural-style's blend: per layer, the weighted sum of the paintings' Grams."""
+    return tuple(tf.add_n([w * layers[i] for w, layers in zip(weights, grams)])
+                 for i in range(len(grams[0])))
 
 
 @dataclass(frozen=True)
@@ -57,6 +82,54 @@ class StopSignal:
         return self._flag
 
 
+STEERABLE = ("style_weight", "content_weight", "tv_weight", "style_blend")
+
+
+class Steering:
+    """Changes to a running job's loss weights and blend, applied from its next step.
+
+    `steer()` (from any thread) checks and records a change and ends the running epoch's graph
+    call at the next step, through a variable the compiled loop reads as it reads StopSignal's.
+    The run then applies the change and runs the epoch's remaining steps: the weights and the
+    blended targets are graph arguments of unchanged shapes, so nothing is traced again. The
+    optimiser restarts from the image reached, since its history and the guard's last objective
+    were measured under the old weights (for lbfgs-adam: 200 L-BFGS steps again). `applied`
+    lists (step, changes) as they took effect.
+    """
+
+    def __init__(self, paintings: int = 1) -> None:
+        self.paintings = paintings  # how many weights a steered blend must have
+        self._flag = tf.Variable(False, trainable=False)
+        self._lock = threading.Lock()
+        self._pending: dict[str, object] = {}
+        self.applied: list[tuple[int, dict[str, object]]] = []
+
+    def steer(self, **changes: object) -> None:
+        """Record `changes` (any of STEERABLE); BadParams if a name or value is wrong (the run
+        goes on unchanged)."""
+        unknown = set(changes) - set(STEERABLE)
+        if unknown:
+            raise BadParams(f"only {', '.join(STEERABLE)} can be steered, not "
+                            f"{', '.join(sorted(unknown))}")
+        weights = {name: value for name, value in changes.items() if name != "style_blend"}
+        dataclasses.replace(StyleParams(), **weights)  # checks them as the schema does
+        if "style_blend" in changes:
+            blend_weights(self.paintings, changes["style_blend"])
+        with self._lock:
+            self._pending.update(changes)
+            self._flag.assign(True)
+
+    def take(self) -> dict[str, object]:
+        with self._lock:
+            changes, self._pending = self._pending, {}
+            self._flag.assign(False)
+            return changes
+
+    @property
+    def variable(self) -> tf.Variable:
+        return self._flag
+
+
 class Engine:
     """A loaded feature extractor and the compiled epoch that optimises an image against it.
 
@@ -65,8 +138,9 @@ class Engine:
     and memory does not grow with the number of aspect ratios seen.
     """
 
-    def __init__(self, vgg, model: ModelInfo) -> None:
+    def __init__(self, vgg, model: ModelInfo, max_style_side: int = MAX_STYLE_SIDE) -> None:
         self.model = model
+        self.max_style_side = max_style_side
         self.extractor = truncate(vgg, STYLE_LAYERS + CONTENT_LAYERS)
         self.min_side = 2 ** pooling_layers(self.extractor)
         self._epochs = {
@@ -77,10 +151,11 @@ class Engine:
 
     @classmethod
     def load(
-        cls, backbone: str | None = None, weights: str = "auto", precision: str = "auto"
+        cls, backbone: str | None = None, weights: str = "auto", precision: str = "auto",
+        max_style_side: int = MAX_STYLE_SIDE,
     ) -> "Engine":
         vgg, model = load_vgg(backbone, weights, precision)
-        return cls(vgg, model)
+        return cls(vgg, model, max_style_side)
 
     def resolved(self, params: StyleParams) -> StyleParams:
         return params.resolved()
@@ -91,6 +166,17 @@ class Engine:
         it (its shorter side would vanish in the poolings)."""
         return images.output_size(shape, size, self.min_side, name)
 
+    def style_size(self, shape: tuple[int, ...], params: StyleParams) -> tuple[int, int]:
+        """(height, width) a painting is resized to before its features are taken: its longer
+        side `style_scale` times the output's, at most `max_style_side`. BadImage if the network
+        cannot take it."""
+        side = min(max(1, round(params.size * params.style_scale)), self.max_style_side)
+        try:
+            return images.output_size(shape, side, self.min_side, "style")
+        except BadImage as error:
+            raise BadImage(f"{error} (style_scale {params.style_scale:g} makes the painting "
+                           f"{side} px; a larger style_scale lets it through)") from None
+
     def warm(self, size: int) -> None:
         """Trace and run one step at `size` px (square), so the first job starts hot."""
         picture = np.full((size, size, 3), 128, np.uint8)
@@ -99,31 +185,44 @@ class Engine:
             pass
 
     def stylize(
-        self, content: np.ndarray, style: np.ndarray, params: StyleParams,
-        stop: StopSignal | None = None,
+        self, content: np.ndarray, style: Paintings, params: StyleParams,
+        stop: StopSignal | None = None, style_blend: Sequence[float] | None = None,
+        steering: Steering | None = None,
     ) -> Iterator[Frame]:
         """Optimise an image towards `content` painted like `style`, yielding a Frame per epoch.
 
-        Each `next()` runs one epoch; closing the generator between epochs cancels the run, and
-        `stop.set()` ends it within a step, with a last frame of the image reached.
+        `style` is one painting or several, whose Gram matrices are blended by `style_blend`
+        (equal weights if None; see `params.blend_weights`). Each `next()` runs one epoch; closing
+        the generator between epochs cancels the run, and `stop.set()` ends it within a step,
+        with a last frame of the image reached. `steering.steer(...)` changes the weights or the
+        blend from the next step (see Steering).
+
+        With `preserve_colors="luminance"` the optimisation runs on grey images (the photo's and
+        the paintings' luminance), so the guard and the losses see the optimiser's own iterates;
+        each frame is that iterate's luminance with the photo's colour put back.
         """
         started = time.perf_counter()
         params = self.resolved(params)
-        stop = stop or StopSignal()
-        content, style, targets = self._prepared(content, style, params)
-        image = tf.constant(_initial_image(params, content, style))
+        stop, steering = stop or StopSignal(), steering or Steering()
+        job = self._prepared(content, style, params, style_blend)
+        image = tf.constant(_initial_image(params, job.content, job.painting))
         optimizer = OPTIMIZERS[params.optimizer]
         arguments = [
-            image, optimizer.init(image), *targets,
+            image, optimizer.init(image), *job.targets,
             tf.constant([params.style_weight, params.content_weight, params.tv_weight]),
             tf.constant(params.steps_per_epoch), tf.constant(params.learning_rate, tf.float32),
-            stop.variable,
+            stop.variable, steering.variable,
         ]
         epoch_graph = self._compiled(params.optimizer, arguments)
         step = 0
         for epoch in range(1, params.epochs + 1):
-            arguments[0], arguments[1], steps_done = epoch_graph(*arguments)
-            step += int(steps_done)
+            remaining = params.steps_per_epoch
+            while remaining and not stop.is_set():
+                arguments[5] = tf.constant(remaining)
+                arguments[0], arguments[1], steps_done = epoch_graph(*arguments)
+                step, remaining = step + int(steps_done), remaining - int(steps_done)
+                if remaining and not stop.is_set():
+                    params = self._steered(steering, step, params, job, arguments, optimizer)
             accepted, terms = optimizer.accepted(arguments[1])
             if not np.isfinite(float(terms[0])):  # stopped before the first step
                 return
@@ -133,34 +232,70 @@ class Engine:
                 step=step,
                 total_steps=params.total_steps,
                 losses=dict(zip(LOSS_NAMES, (float(x) for x in terms.numpy()))),
-                image=_to_uint8(accepted),
+                image=_emitted(_to_uint8(accepted), job.photo, params),
                 elapsed_s=time.perf_counter() - started,
             )
             if stop.is_set():
                 return
 
-    def objective(self, image: np.ndarray, content: np.ndarray, style: np.ndarray,
-                  params: StyleParams) -> dict[str, float]:
+    @staticmethod
+    def _steered(steering: Steering, step: int, params: StyleParams, job: Prepared,
+                 arguments: list, optimizer) -> StyleParams:
+        """Apply what `steering` holds to the run's arguments; the parameters now in force."""
+        changes = steering.take()
+        blend = changes.pop("style_blend", None)
+        params = dataclasses.replace(params, **changes)
+        arguments[4] = tf.constant([params.style_weight, params.content_weight, params.tv_weight])
+        if blend is not None:
+            weights = blend_weights(len(job.grams), blend)
+            arguments[3] = _blended(job.grams, weights)
+            changes["style_blend"] = list(weights)
+        image, _ = optimizer.accepted(arguments[1])
+        arguments[0], arguments[1] = image, optimizer.init(image)
+        steering.applied.append((step, changes))
+        return params
+
+    def objective(self, image: np.ndarray, content: np.ndarray, style: Paintings,
+                  params: StyleParams, style_blend: Sequence[float] | None = None
+                  ) -> dict[str, float]:
         """The loss terms of `image` (uint8, at the job's output size) in the job's objective: the
-        figures a frame of that image would report."""
+        figures a frame of that image would report (of its luminance, in luminance mode)."""
         params = self.resolved(params)
-        content, _, targets = self._prepared(content, style, params)
-        if image.shape != content.shape:
-            raise BadImage(f"the image is {image.shape[:2]}, the job's output {content.shape[:2]}")
+        job = self._prepared(content, style, params, style_blend)
+        if image.shape != job.content.shape:
+            raise BadImage(f"the image is {image.shape[:2]}, the job's output "
+                           f"{job.content.shape[:2]}")
+        if params.preserve_colors == "luminance":
+            image = colors.grey(image)
         weights = tf.constant([params.style_weight, params.content_weight, params.tv_weight])
-        terms = self._losses(_to_tensor(image), *targets, weights)
+        terms = self._losses(_to_tensor(image), *job.targets, weights)
         return dict(zip(LOSS_NAMES, (float(x) for x in terms.numpy())))
 
-    def _prepared(self, content: np.ndarray, style: np.ndarray, params: StyleParams):
-        """Content and style at the job's size, and the (content, style) targets as tuples."""
+    def style_targets(self, style: Paintings, content: np.ndarray, params: StyleParams,
+                      style_blend: Sequence[float] | None = None) -> list[tf.Tensor]:
+        """The blended Gram matrices a job of `params` optimises towards, one per style layer."""
+        return list(self._prepared(content, style, params, style_blend).targets[1])
+
+    def _prepared(self, content: np.ndarray, style: Paintings, params: StyleParams,
+                  style_blend: Sequence[float] | None = None) -> Prepared:
         height, width = self.output_size(_checked(content, "content").shape, params.size)
-        content = images.resize(content, height, width)
-        style_height, style_width = self.output_size(_checked(style, "style").shape, params.size,
-                                                     "style")
-        style = images.resize(style, style_height, style_width)
+        photo = images.resize(content, height, width)
+        weights = blend_weights(len(_listed(style)), style_blend)
+        paintings = [self._painting(painting, photo, params) for painting in _listed(style)]
+        content = colors.grey(photo) if params.preserve_colors == "luminance" else photo
         content_targets, _ = self._features(_to_tensor(content))
-        _, style_targets = self._features(_to_tensor(style))
-        return content, style, (tuple(content_targets), tuple(style_targets))
+        grams = [self._features(_to_tensor(painting))[1] for painting in paintings]
+        return Prepared(photo, content, paintings[0],
+                        (tuple(content_targets), _blended(grams, weights)), grams)
+
+    def _painting(self, style: np.ndarray, photo: np.ndarray, params: StyleParams) -> np.ndarray:
+        """A painting at its working size, in the colours `preserve_colors` asks for."""
+        painting = images.resize(style, *self.style_size(_checked(style, "style").shape, params))
+        if params.preserve_colors == "luminance":
+            return colors.match_luminance(painting, photo)
+        if params.preserve_colors == "histogram":
+            return colors.match_histogram(painting, photo)
+        return painting
 
     def _compiled(self, optimizer: str, arguments: list):
         """The optimiser's epoch function, traced on first use for images of any height and width."""
@@ -168,6 +303,10 @@ class Engine:
             self._epochs[optimizer].get_concrete_function(*_any_image_size(arguments))
             self._traced.add(optimizer)
         return self._epochs[optimizer]
+
+    def tracing_count(self, optimizer: str) -> int:
+        """How many times the optimiser's epoch function was traced: one, however many jobs."""
+        return self._epochs[optimizer].experimental_get_tracing_count()
 
     def _features(self, image: tf.Tensor) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
         return content_and_style(self.extractor, image)
@@ -177,8 +316,9 @@ class Engine:
                               weights)
 
     def _epoch_graph(self, optimizer, trial, state, content_targets, style_targets, weights, steps,
-                     learning_rate, stop):
-        """Up to `steps` steps (fewer if `stop` is set); each step evaluates the objective once."""
+                     learning_rate, stop, steer):
+        """Up to `steps` steps (fewer if `stop` or `steer` is set); each step evaluates the
+        objective once."""
         def one_step(i, trial, state):
             with tf.GradientTape() as tape:
                 tape.watch(trial)
@@ -189,7 +329,7 @@ class Engine:
             return i + 1, trial, state
 
         def running(i, *_):
-            return (i < steps) & tf.logical_not(stop.read_value())
+            return (i < steps) & tf.logical_not(stop.read_value() | steer.read_value())
 
         state = optimizer.begin_epoch(state)
         steps_done, trial, state = tf.while_loop(running, one_step, (tf.constant(0), trial, state),
@@ -211,6 +351,16 @@ def _any_image_size(arguments: list) -> list:
         return tf.TensorSpec(shape, value.dtype)
 
     return tf.nest.map_structure(relax, arguments)
+
+
+def _listed(style: Paintings) -> list[np.ndarray]:
+    return [style] if isinstance(style, np.ndarray) else list(style)
+
+
+def _emitted(image: np.ndarray, photo: np.ndarray, params: StyleParams) -> np.ndarray:
+    if params.preserve_colors == "luminance":
+        return colors.with_colors_of(image, photo)
+    return image
 
 
 def _checked(image: np.ndarray, name: str) -> np.ndarray:

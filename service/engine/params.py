@@ -8,7 +8,8 @@ metadata and the web page's controls. A new knob is a new field here and its use
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -16,6 +17,8 @@ from .errors import BadParams
 
 INITS: tuple[str, ...] = ("content", "noise", "style")
 OPTIMIZER_NAMES: tuple[str, ...] = ("lbfgs-adam", "adam", "lbfgs")
+COLOR_MODES: tuple[str, ...] = ("none", "luminance", "histogram")
+MAX_STYLES = 4  # paintings blended in one job
 # Adam's rate alone and after 200 L-BFGS steps, and L-BFGS's step scale (docs/benchmarks.md).
 DEFAULT_LEARNING_RATES = {"lbfgs-adam": 0.035, "adam": 0.05, "lbfgs": 1.0}
 LARGEST = 1e12  # bounds every weight and rate: far above any useful value, far below overflow
@@ -78,6 +81,14 @@ class StyleParams:
                                   "objective", minimum=0, maximum=LARGEST, ui_range=(1e0, 1e6))
     tv_weight: float = _knob(3e3, "total variation weight", "higher: smoother, less noisy",
                              "objective", minimum=0, maximum=LARGEST, ui_range=(1e0, 1e6))
+    # Gatys et al., "Preserving Color in Neural Artistic Style Transfer" (2016); colors.py.
+    preserve_colors: str = _knob("none", "keep the photo's colours", "none; luminance (paint "
+                                 "the luminance only, keep the photo's colour); histogram (give "
+                                 "the painting the photo's colour statistics first)", "objective",
+                                 choices=COLOR_MODES)
+    style_scale: float = _knob(1.0, "brush scale", "the painting's longer side relative to the "
+                               "output's: larger gives larger strokes", "objective",
+                               minimum=0.25, maximum=4.0)
     init: str = _knob("content", "start from", "the image the optimisation starts from: the "
                       "content, the style, or seeded noise", "start", choices=INITS)
     seed: int = _knob(0, "seed", "seed for init noise; runs are reproducible on the CPU", "start",
@@ -111,6 +122,28 @@ class StyleParams:
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
+
+
+def blend_weights(count: int, blend: Sequence[float] | None = None) -> tuple[float, ...]:
+    """The weights of `count` paintings' style targets, summing to 1; equal when `blend` is None.
+
+    BadParams for no painting or more than MAX_STYLES, a blend of another length, a negative or
+    non-finite weight, or weights that are all zero.
+    """
+    if not 1 <= count <= MAX_STYLES:
+        raise BadParams(f"a job takes 1 to {MAX_STYLES} paintings, got {count}")
+    if blend is None:
+        return (1.0 / count,) * count
+    weights = tuple(blend)
+    if len(weights) != count:
+        raise BadParams(f"style_blend has {len(weights)} weights for {count} paintings")
+    if not all(isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w)
+               and w >= 0 for w in weights):
+        raise BadParams(f"style_blend weights must be numbers of at least 0, got {list(weights)}")
+    total = sum(weights)
+    if total == 0:
+        raise BadParams("style_blend weights must not all be 0")
+    return tuple(w / total for w in weights)
 
 
 def _check(knob: Knob, value: object) -> None:

@@ -52,6 +52,24 @@ def test_stylize_saves_the_image_frames_and_report(pair, tmp_path):
     assert report["losses"][-1]["total"] < report["losses"][0]["total"]
 
 
+def test_stylize_blends_paintings_and_keeps_the_photos_colours(pair, tmp_path, content):
+    result = nst(
+        "stylize", pair / "content.png", pair / "style.png", pair / "content.png",
+        "--style-blend", "3,1", "--preserve-colors", "luminance", "--style-scale", "0.5",
+        "-o", tmp_path / "out.png", "--size", 64, "--epochs", 1, "--steps-per-epoch", 4,
+        "--weights", "offline", "--report", tmp_path / "report.json", cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["style_blend"] == [0.75, 0.25]
+    assert report["params"]["preserve_colors"] == "luminance"
+    assert report["params"]["style_scale"] == 0.5
+    output = np.asarray(Image.open(tmp_path / "out.png")).astype(float)
+    photo = np.asarray(Image.fromarray(content).resize((64, 48), Image.Resampling.LANCZOS))
+    colour = np.array([[0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])  # YIQ's I and Q
+    assert np.median(np.abs((output - photo) @ colour.T)) < 1.5
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -60,6 +78,10 @@ def test_stylize_saves_the_image_frames_and_report(pair, tmp_path):
         (["{content}", "{style}", "--backbone", "vgg19", "--weights", "offline"], "VGG16"),
         (["{missing}", "{style}"], "cannot read"),
         (["{strip}", "{style}", "--size", "512"], "is 2000x40 px (50:1); at 512 px its shorter"),
+        (["{content}", "{style}", "{style}", "--style-blend", "1,-1"],
+         "style_blend weights must be numbers of at least 0"),
+        (["{content}", "{style}", "--style-blend", "0.5,0.5"], "style_blend has 2 weights for 1"),
+        (["{content}", "{style}", "--style-scale", "9"], "style_scale must be a number from 0.25"),
     ],
 )
 def test_bad_input_exits_non_zero_with_one_line(pair, tmp_path, args, message):

@@ -109,11 +109,12 @@ def test_a_second_start_while_a_job_runs_is_refused(service_server, pictures):
 
 
 def test_a_message_over_the_socket_limit_closes_only_that_connection(service_server, pictures):
-    # NST_MAX_UPLOAD_MB=2: uvicorn takes messages up to 2 x 2 MB of base64 (~5.4 MB), no more.
+    # NST_MAX_UPLOAD_MB=2: uvicorn takes messages up to 5 x 2 MB of base64 (~13.5 MB; the photo
+    # and four paintings), no more.
     with open_socket(service_server.ws_url) as socket:
         with pytest.raises(ConnectionClosed) as closed:
             # The server may close while the message is still going out.
-            socket.send(json.dumps({**_valid(pictures), "content": "A" * 6_000_000}))
+            socket.send(json.dumps({**_valid(pictures), "content": "A" * 14_500_000}))
             receive(socket, timeout_s=30)
     assert closed.value.rcvd.code == 1009  # "message too big"
     assert run_job(service_server.ws_url, pictures.content, pictures.style, epochs=1,
