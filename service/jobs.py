@@ -117,6 +117,14 @@ class StopFlag(Protocol):
     def is_set(self) -> bool: ...
 
 
+class SteerHandle(Protocol):
+    """What changes a running job's loss weights: the engine's Steering."""
+
+    applied: list[tuple[int, dict[str, object]]]  # (steps done, changes) as they took effect
+
+    def steer(self, **changes: object) -> None: ...
+
+
 @dataclass(eq=False)
 class Job:
     """One client's request from the queue to `done`. `work` runs in a worker thread."""
@@ -130,6 +138,7 @@ class Job:
     state: Literal["queued", "running", "ended"] = "queued"
     stop_reason: StopReason | None = None
     stop_flag: StopFlag = field(default_factory=threading.Event, repr=False)
+    steering: SteerHandle | None = field(default=None, repr=False)
     client: str = ""  # who asked (an address), for NST_MAX_JOBS_PER_CLIENT
     accepted: Accepted | None = field(default=None, repr=False)
     follower: Outbox | None = field(default=None, repr=False)

@@ -98,7 +98,18 @@ class Attach(_Message):
     resume_token: str = Field(min_length=1, max_length=128)
 
 
-ClientMessage = Annotated[Start | Cancel | Attach, Field(discriminator="type")]
+STEERABLE = ("style_weight", "content_weight", "tv_weight")  # and style_blend
+
+Steer = create_model(
+    "Steer", __base__=_Message,
+    __doc__="Change the followed job's loss weights or blend from its next step: any subset.",
+    type=(Literal["steer"], ...),
+    **{knob.name: _knob_field(knob) for knob in KNOBS if knob.name in STEERABLE},
+    style_blend=(list[float] | None, Field(default=None, min_length=1, max_length=MAX_STYLES,
+                                           description="one weight per painting, as in styles")),
+)
+
+ClientMessage = Annotated[Start | Cancel | Attach | Steer, Field(discriminator="type")]
 client_message = TypeAdapter(ClientMessage)
 
 
@@ -184,6 +195,15 @@ class Done(_Message):
     storage_error: str | None = None
 
 
+class Steered(_Message):
+    """A `steer` took effect: the job's steps from `step` on use `changes` (blends normalised)."""
+
+    type: Literal["steered"] = "steered"
+    job_id: str
+    step: int
+    changes: dict[str, float | list[float]]
+
+
 class Error(_Message):
     type: Literal["error"] = "error"
     code: ErrorCode
@@ -192,7 +212,7 @@ class Error(_Message):
 
 
 ServerMessage = Annotated[
-    Accepted | Queued | FrameMessage | Done | Error, Field(discriminator="type")
+    Accepted | Queued | FrameMessage | Steered | Done | Error, Field(discriminator="type")
 ]
 server_message = TypeAdapter(ServerMessage)
 

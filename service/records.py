@@ -50,6 +50,11 @@ class ResultFiles(_Record):
     thumbnail_key: str
 
 
+class SteerPoint(_Record):
+    step: int  # the first step that used `changes`
+    changes: dict[str, float | list[float]]
+
+
 class JobRecord(_Record):
     """`jobs/{job_id}/metadata.json`: everything about a finished, interrupted or cancelled job."""
 
@@ -63,6 +68,7 @@ class JobRecord(_Record):
     finished_at: str
     params: dict[str, object]  # every knob of StyleParams, as the job ran
     style_blend: list[float] = [1.0]  # the paintings' normalised weights, in `inputs`' order
+    steers: list[SteerPoint] = []  # what `steer` changed, and from which step
     model: dict[str, object]  # ModelInfo.as_dict()
     size: OutputSize
     epochs_done: int

@@ -25,7 +25,7 @@ from .engine import Engine, EngineError, Frame
 from .engine.images import encode_jpeg, encode_png
 from .jobs import Job
 from .protocol import Done, Error, FrameMessage
-from .records import JobRecord
+from .records import JobRecord, SteerPoint
 from .storage import Storage, StorageError, iso, utc_now
 
 log = logging.getLogger("nst.service")
@@ -83,7 +83,7 @@ class JobRunner:
         frames = self._engine().stylize(request.content.pixels,
                                         [style.pixels for style in request.styles],
                                         request.params, stop=job.stop_flag,
-                                        style_blend=request.style_blend)
+                                        style_blend=request.style_blend, steering=job.steering)
         try:
             for frame in frames:
                 history.append(frame)
@@ -131,6 +131,8 @@ class JobRunner:
             token_sha256=token_digest(job.resume_token),
             started_at=iso(started), finished_at=iso(finished),
             params=request.params.as_dict(), style_blend=list(request.style_blend),
+            steers=[SteerPoint(step=step + 1, changes=changes)
+                    for step, changes in (job.steering.applied if job.steering else [])],
             model=self._engine().model.as_dict(),
             size=protocol.OutputSize(width=request.width, height=request.height),
             epochs_done=last.epoch, steps_done=last.step,

@@ -19,10 +19,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from . import metrics, protocol
 from .admission import JobRequest, RequestError, check, decode
 from .connections import Connections, IdleTimer, close_when_idle
-from .engine import StopSignal
+from .engine import BadParams, Steering, StopSignal
 from .jobs import Job, JobManager, Outbox, QueueFull, ShuttingDown, TooManyJobs
 from .pools import PoolBusy, Pools
-from .protocol import Accepted, Attach, Cancel, Error, Start
+from .protocol import Accepted, Attach, Cancel, Error, Start, Steer, Steered
 from .readiness import Readiness
 from .running import JobRunner
 from .settings import Settings
@@ -109,6 +109,9 @@ class StylizeSocket:
             _reply(outbox, "busy", "the server is parsing many messages; try again in a minute")
             return job
         following = job is not None and job.active and job.followed_by(outbox)
+        if isinstance(message, Steer):
+            self._steer(message, outbox, job if following else None)
+            return job
         if isinstance(message, Cancel):
             if not following:
                 _reply(outbox, "bad_request", "there is no job to cancel on this connection")
@@ -122,6 +125,23 @@ class StylizeSocket:
         if isinstance(message, Attach):
             return self._attach(message, outbox) or job
         return await self._start(message, outbox, client) or job
+
+    @staticmethod
+    def _steer(steer: Steer, outbox: Outbox, job: Job | None) -> None:
+        """Hand the changes to the job's run; it answers `steered` when they take effect."""
+        changes = steer.model_dump(exclude={"type"}, exclude_none=True)
+        if job is None or job.steering is None:
+            _reply(outbox, "bad_request", "there is no job to steer on this connection")
+        elif not changes:
+            _reply(outbox, "bad_request", "name at least one of "
+                   f"{', '.join((*protocol.STEERABLE, 'style_blend'))} to steer")
+        else:
+            try:
+                job.steering.steer(**changes)
+            except BadParams as error:
+                _reply(outbox, "bad_request", f"steer: {error}")
+                return
+            log.info("event=job_steer job_id=%s changes=%s", job.id, ",".join(changes))
 
     def _attach(self, attach: Attach, outbox: Outbox) -> Job | None:
         job = self.jobs.find(attach.job_id, attach.resume_token)
@@ -160,7 +180,10 @@ class StylizeSocket:
             return None
         job = Job(id=uuid.uuid4().hex, resume_token=secrets.token_urlsafe(24),
                   created_at=utc_now(), loop=asyncio.get_running_loop(), stop_flag=StopSignal(),
+                  steering=Steering(len(request.styles)),
                   work=lambda job: self.runner.run(job, request), follower=outbox, client=client)
+        job.steering.on_applied = lambda step, changes: job.emit(
+            Steered(job_id=job.id, step=step + 1, changes=changes))
         try:
             position = self.jobs.submit(job)
         except ShuttingDown:

@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,8 +97,10 @@ class Steering:
     lists (step, changes) as they took effect.
     """
 
-    def __init__(self, paintings: int = 1) -> None:
+    def __init__(self, paintings: int = 1,
+                 on_applied: Callable[[int, dict[str, object]], None] | None = None) -> None:
         self.paintings = paintings  # how many weights a steered blend must have
+        self.on_applied = on_applied  # called from the run's thread as a change takes effect
         self._flag = tf.Variable(False, trainable=False)
         self._lock = threading.Lock()
         self._pending: dict[str, object] = {}
@@ -124,6 +126,12 @@ class Steering:
             changes, self._pending = self._pending, {}
             self._flag.assign(False)
             return changes
+
+    def record(self, step: int, changes: dict[str, object]) -> None:
+        """`changes` took effect after `step` steps: the run's steps from `step + 1` use them."""
+        self.applied.append((step, changes))
+        if self.on_applied is not None:
+            self.on_applied(step, changes)
 
     @property
     def variable(self) -> tf.Variable:
@@ -252,7 +260,7 @@ class Engine:
             changes["style_blend"] = list(weights)
         image, _ = optimizer.accepted(arguments[1])
         arguments[0], arguments[1] = image, optimizer.init(image)
-        steering.applied.append((step, changes))
+        steering.record(step, changes)
         return params
 
     def objective(self, image: np.ndarray, content: np.ndarray, style: Paintings,

@@ -22,14 +22,14 @@ def _examples() -> list[dict]:
 
 def test_every_message_example_is_valid_protocol():
     messages = [example for example in _examples() if "type" in example]
-    client_types = {m["type"] for m in messages if m["type"] in ("start", "cancel", "attach")}
+    client_types = {m["type"] for m in messages if m["type"] in ("start", "cancel", "attach", "steer")}
     for message in messages:
         adapter = (protocol.client_message if message["type"] in client_types
                    else protocol.server_message)
         adapter.validate_python(message)
     server_types = {m["type"] for m in messages} - client_types
-    assert client_types == {"start", "cancel", "attach"}
-    assert server_types == {"accepted", "queued", "frame", "done", "error"}
+    assert client_types == {"start", "cancel", "attach", "steer"}
+    assert server_types == {"accepted", "queued", "frame", "steered", "done", "error"}
 
 
 def test_the_version_and_what_changed_are_documented():

@@ -1,0 +1,60 @@
+"""`steer`: a running job's weights change from its next step, the client is told from which step,
+and the stored record keeps each change."""
+
+from __future__ import annotations
+
+import json
+
+from ws_jobs import open_socket, receive, receive_until, start
+
+# Four epochs of 20 steps at 64 px: a steer sent after the first frame lands well inside the run.
+JOB = {"epochs": 4, "steps_per_epoch": 20, "size": 64}
+
+
+def test_a_steer_mid_run_is_answered_with_its_step_and_recorded(service_server, s3, pictures):
+    with open_socket(service_server.ws_url) as socket:
+        socket.send(start(pictures.content, pictures.style, **JOB))
+        assert receive(socket)["type"] == "accepted"
+        first = receive(socket)
+        assert first["type"] == "frame" and first["step"] == 20
+        socket.send(json.dumps({"type": "steer", "style_weight": 1e5, "tv_weight": 10.0}))
+        messages = receive_until(socket)
+    steered = [message for message in messages if message["type"] == "steered"]
+    done = messages[-1]
+    assert done["type"] == "done" and done["status"] == "finished", done
+    assert len(steered) == 1, messages
+    assert steered[0]["changes"] == {"style_weight": 1e5, "tv_weight": 10.0}
+    assert 20 < steered[0]["step"] <= 80
+    frames = [message for message in messages if message["type"] == "frame"]
+    assert frames[-1]["step"] == 80  # the run went on to its end
+    later = [frame for frame in frames if frame["step"] >= steered[0]["step"]]
+    assert later and later[-1]["losses"]["style"] > first["losses"]["style"] * 2, (
+        "the style term is reported under the new, tenfold weight")
+    record = json.loads(s3.get_object(Bucket=done["result"]["bucket"],
+                                      Key=done["result"]["metadata_key"])["Body"].read())
+    assert record["steers"] == [{"step": steered[0]["step"], "changes": steered[0]["changes"]}]
+    assert record["params"]["style_weight"] == 1e4  # the job's own parameters, as it started
+
+
+def test_a_bad_steer_is_refused_and_the_job_runs_on_unchanged(service_server, s3, pictures):
+    with open_socket(service_server.ws_url) as socket:
+        socket.send(json.dumps({"type": "steer", "tv_weight": 5.0}))
+        assert "no job to steer" in receive(socket)["message"]
+        socket.send(start(pictures.content, pictures.style, **JOB))
+        assert receive(socket)["type"] == "accepted"
+        refusals, seen = [], []
+        for steer in ({"style_weight": -1.0}, {}, {"style_blend": [1.0, 1.0]},
+                      {"tv_weight": 1.0, "paint": True}):
+            socket.send(json.dumps({"type": "steer", **steer}))
+            *between, refusal = receive_until(socket, ("error",))
+            seen += between
+            refusals.append(refusal)
+        messages = receive_until(socket)
+    assert [refusal["code"] for refusal in refusals] == ["bad_request"] * 4, refusals
+    assert "at least one" in refusals[1]["message"]
+    assert "style_blend" in refusals[2]["message"] or "blend" in refusals[2]["message"]
+    assert messages[-1]["type"] == "done" and messages[-1]["status"] == "finished"
+    assert not [message for message in seen + messages if message["type"] == "steered"]
+    record = json.loads(s3.get_object(Bucket=messages[-1]["result"]["bucket"],
+                                      Key=messages[-1]["result"]["metadata_key"])["Body"].read())
+    assert record["steers"] == []
