@@ -116,6 +116,8 @@ def test_a_message_over_the_socket_limit_closes_only_that_connection(service_ser
             # The server may close while the message is still going out.
             socket.send(json.dumps({**_valid(pictures), "content": "A" * 14_500_000}))
             receive(socket, timeout_s=30)
-    assert closed.value.rcvd.code == 1009  # "message too big"
+    # 1009 "message too big"; when the server closes while the message is still going out, the
+    # client may see the stream end before the close frame: only a refusal ends the send early.
+    assert closed.value.rcvd is None or closed.value.rcvd.code == 1009, closed.value
     assert run_job(service_server.ws_url, pictures.content, pictures.style, epochs=1,
                    steps_per_epoch=1, size=64)[-1]["type"] == "done"
