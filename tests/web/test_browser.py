@@ -69,6 +69,18 @@ def wait_phase(page: Page, label: str, timeout_s: float = 60) -> None:
     expect(page.locator("#phase-badge")).to_have_text(label, timeout=timeout_s * 1000)
 
 
+def paint_a_tiny_job(page: Page, files) -> str:
+    """Upload both images, run a 2-step job at 64 px to `done`; its id, once the gallery shows it."""
+    upload(page, "content", files.content)
+    upload(page, "style", files.style)
+    choose_job(page, epochs=1, steps=2, size=64)
+    page.click("#start-button")
+    wait_phase(page, "done")
+    job_id = page.inner_text("#job-id").strip()
+    expect(page.locator(f'[id*="{job_id}"]')).to_be_visible(timeout=15_000)
+    return job_id
+
+
 def test_a_job_paints_live_then_is_downloadable_and_in_the_gallery(page, web, files, artifacts):
     open_page(page, web.url)
     page.screenshot(path=artifacts / "01-empty-page.png", full_page=True)
@@ -185,13 +197,7 @@ def test_a_second_page_waits_in_the_queue_and_cancel_frees_the_slot(page, browse
 
 def test_the_gallery_shows_this_browsers_paintings_only(page, browser, web, files):
     open_page(page, web.url)
-    upload(page, "content", files.content)
-    upload(page, "style", files.style)
-    choose_job(page, epochs=1, steps=2, size=64)
-    page.click("#start-button")
-    wait_phase(page, "done")
-    job_id = page.inner_text("#job-id").strip()
-    expect(page.locator(f'[id*="{job_id}"]')).to_be_visible(timeout=15_000)
+    job_id = paint_a_tiny_job(page, files)
     # The browser keeps the job's token: after a reload its gallery still shows the painting.
     page.reload()
     expect(page.locator(f'[id*="{job_id}"]')).to_be_visible(timeout=15_000)
@@ -298,13 +304,7 @@ def test_with_an_api_key_jobs_run_and_a_service_that_dies_mid_job_is_explained(
     running = start_web(port, keyed.ws_url, NST_API_KEY="web-test-key")
     open_page(page, running.url)
     expect(page.locator("#gallery-status")).not_to_contain_text("answered 401")
-    upload(page, "content", files.content)
-    upload(page, "style", files.style)
-    choose_job(page, epochs=1, steps=2, size=64)
-    page.click("#start-button")
-    wait_phase(page, "done")
-    job_id = page.inner_text("#job-id").strip()
-    expect(page.locator(f'[id*="{job_id}"]')).to_be_visible(timeout=15_000)
+    job_id = paint_a_tiny_job(page, files)
 
     # The service process dies while it paints: the page says so and can start again.
     choose_job(page, epochs=30, steps=25, size=96)
