@@ -3,8 +3,8 @@ start as quickly as a known one?
 
 One-step jobs on a live `nst serve` of their own, each with the sample photo resized to a random
 shape: the longer side uniform from `min_size` to the service's NST_MAX_SIZE, the aspect ratio
-log-uniform from 1:3 to 3:1. The service's VmRSS is read after the first few jobs and after all of
-them. Then, in rounds, a one-step job at a shape never sent before and the same job again, each
+log-uniform from 1:3 to 3:1. The service's VmRSS (its process and its engine process, once no
+engine replacement is under way) is read after the first few jobs and after all of them. Then, in rounds, a one-step job at a shape never sent before and the same job again, each
 timed from sending `start` to receiving the first frame.
 """
 
@@ -23,7 +23,7 @@ from service.engine import StyleParams
 from service.job_client import run_job
 from service.protocol import Error, FrameMessage
 
-from .memory import status_mib
+from .memory import settled_tree_mib
 from .streaming import JOB_TIMEOUT_S, start_message
 
 ASPECT_MAX = 3.0  # the widest and the tallest picture: 3:1 and 1:3
@@ -67,10 +67,10 @@ def measure_shapes(url: str, pid: int, content: np.ndarray, style: bytes, min_si
     shapes = [random_shape(rng, min_size, max_size) for _ in range(jobs)]
     for shape in shapes[:first_jobs]:
         first_frame_s(url, photo_file(content, shape), style)
-    after_first = status_mib(pid, "VmRSS")
+    after_first = settled_tree_mib(pid)
     for shape in shapes[first_jobs:]:
         first_frame_s(url, photo_file(content, shape), style)
-    after_all = status_mib(pid, "VmRSS")
+    after_all = settled_tree_mib(pid)
     seen, new_samples, seen_samples = set(shapes), [], []
     for _ in range(latency_rounds):
         shape = random_shape(rng, min_size, max_size)

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import protocol
-from .engine import BadImage, BadParams, Engine, StyleParams
+from .engine import BadImage, BadParams, StyleParams
 from .engine.images import ImageHeader, decode_image, read_header
 from .engine.params import KNOBS, Knob, blend_weights
+from .engine_process import EngineProcess
 from .settings import Settings
 
 _SNIFF = {b"\x89PNG": ("png", "image/png"), b"\xff\xd8": ("jpg", "image/jpeg"),
@@ -97,7 +98,7 @@ class JobRequest:
                 **{f"style-{n}": image for n, image in enumerate(self.styles, start=1)}}
 
 
-def check(start: protocol.Start, settings: Settings, engine: Engine) -> CheckedStart:
+def check(start: protocol.Start, settings: Settings, engine: EngineProcess) -> CheckedStart:
     """Limits, parameters and image headers of a `start` message; raises RequestError."""
     params = engine.resolved(job_params(start, settings))
     content = _upload(start.content, "content", settings,

@@ -17,7 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from .connections import Connections
-from .engine import Engine
+from .engine_process import EngineProcess
 from .jobs import JobManager
 from .metrics import MetricsRoute
 from .pools import Pools
@@ -30,13 +30,13 @@ from .storage import Storage
 from .stylize_socket import StylizeSocket
 
 
-def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
-    """The app for `settings`; the engine is loaded at start-up unless one is given."""
+def create_app(settings: Settings) -> Starlette:
+    """The app for `settings`; the engine process starts (loads and warms) at start-up."""
     jobs = JobManager(settings.max_concurrent_jobs, settings.max_queue, settings.detach_grace_s,
                       settings.max_jobs_per_client)
     pools = Pools.create(settings)
     storage = Storage(settings)
-    readiness = Readiness(settings, engine, jobs, storage, pools.readiness)
+    readiness = Readiness(settings, EngineProcess(settings), jobs, storage, pools.readiness)
     runner = JobRunner(lambda: readiness.engine, storage, readiness.storage_failed)
     results = ResultsApi(settings, storage, pools.storage)
     connections = Connections(settings)

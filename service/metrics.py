@@ -28,6 +28,11 @@ JOBS_RUNNING = Gauge("nst_jobs_running", "Jobs running on the engine")
 # Jobs whose socket went away while they run or wait to be reattached (resume_token).
 JOBS_DETACHED = Gauge("nst_jobs_detached", "Jobs running or kept for reattachment with no socket")
 CONNECTIONS = Gauge("nst_connections", "Open WebSockets (at most NST_MAX_CONNECTIONS)")
+# The engine runs in a child process (service/engine_process.py): process_resident_memory_bytes
+# is the service's own process only.
+ENGINE_RESIDENT = Gauge("nst_engine_resident_bytes", "Resident memory of the engine process")
+ENGINE_REPLACED = Counter("nst_engine_replaced",
+                          "Engine processes replaced, by reason (grown or lost)", ["reason"])
 
 JOBS_ACCEPTED = Counter("nst_jobs_accepted", "Jobs admitted to the queue")
 JOBS_ENDED = Counter("nst_jobs_ended", "Jobs that ran and ended, by status", ["status"])

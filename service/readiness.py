@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .engine import Engine
+from .engine_process import EngineLost, EngineProcess
 from .jobs import JobManager
 from .pools import Pool, PoolBusy
 from .settings import Settings
@@ -30,7 +30,7 @@ READY_CHECK_WAIT_S = 0.8
 class Readiness:
     """The engine once it is loaded and warm, and whether the service can take jobs now."""
 
-    def __init__(self, settings: Settings, engine: Engine | None, jobs: JobManager,
+    def __init__(self, settings: Settings, engine: EngineProcess, jobs: JobManager,
                  storage: Storage, pool: Pool) -> None:
         self.settings = settings
         self.engine = engine
@@ -50,21 +50,15 @@ class Readiness:
         start_up = asyncio.create_task(self._start_up())
         yield
         start_up.cancel()
+        await asyncio.to_thread(self.engine.close)
 
     async def _start_up(self) -> None:
         settings = self.settings
         try:
-            began = time.perf_counter()
-            if self.engine is None:
-                self.engine = await asyncio.to_thread(
-                    Engine.load, settings.backbone, settings.weights, settings.precision,
-                    2 * settings.max_size,  # the painting's longer side at most (style_scale)
-                )
-            loaded = time.perf_counter()
-            await asyncio.to_thread(self.engine.warm, settings.default_size)
-            warmed = time.perf_counter()
+            load_s, warm_s = await asyncio.to_thread(self.engine.start)
         except Exception as error:  # noqa: BLE001 (a dead engine is reported by /healthz)
-            self.startup_error = f"{type(error).__name__}: {error}"
+            self.startup_error = (str(error) if isinstance(error, EngineLost)  # names its cause
+                                  else f"{type(error).__name__}: {error}")
             log.error("event=startup_failed error=%r", self.startup_error)
             return
         try:
@@ -77,7 +71,7 @@ class Readiness:
         log.info(
             "event=ready backbone=%s weights=%s precision=%s load_s=%.2f warm_s=%.2f "
             "warm_size=%d since_app_created_s=%.2f since_process_start_s=%s",
-            model.backbone, model.weights, model.precision, loaded - began, warmed - loaded,
+            model.backbone, model.weights, model.precision, load_s, warm_s,
             settings.default_size, time.perf_counter() - self.created, _process_age_s(),
         )
 

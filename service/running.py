@@ -21,7 +21,8 @@ from PIL import Image
 from . import metrics, protocol
 from .access import token_digest
 from .admission import JobRequest
-from .engine import Engine, EngineError, Frame
+from .engine import EngineError, Frame
+from .engine_process import EngineLost, EngineProcess
 from .engine.images import encode_jpeg, encode_png
 from .jobs import Job
 from .protocol import Done, Error, FrameMessage
@@ -37,7 +38,7 @@ THUMBNAIL_PX = 256
 class JobRunner:
     """Runs admitted jobs on the engine and stores them; `engine` is read when a job starts."""
 
-    def __init__(self, engine: Callable[[], Engine], storage: Storage,
+    def __init__(self, engine: Callable[[], EngineProcess], storage: Storage,
                  storage_failed: Callable[[StorageError], None]) -> None:
         self._engine = engine
         self.storage = storage
@@ -48,13 +49,26 @@ class JobRunner:
         metrics.JOB_WAIT.observe((started - job.created_at).total_seconds())
         log.info("event=job_started job_id=%s queued_s=%.3f", job.id,
                  (started - job.created_at).total_seconds())
+        history: list[Frame] = []
         try:
-            history = self._paint(job, request)
+            self._paint(job, request, history)
         except EngineError as error:
             log.warning("event=job_failed job_id=%s error=%r", job.id, str(error))
             metrics.job_ended("failed")
             job.emit(Error(code="bad_request", message=str(error), job_id=job.id))
             return
+        except EngineLost as error:
+            # The engine process died (killed for memory, say) and is being replaced: the frames
+            # already painted are kept, as an interrupted job.
+            log.error("event=job_engine_lost job_id=%s frames=%d error=%r", job.id, len(history),
+                      str(error))
+            if not history:
+                metrics.job_ended("failed")
+                job.emit(Error(code="internal", job_id=job.id, message=(
+                    f"the engine stopped during job {job.id} before its first frame and is being "
+                    "restarted; submit the job again")))
+                return
+            job.stop("interrupted")
         except Exception as error:  # noqa: BLE001 (the client gets one sentence, the log the trace)
             log.exception("event=job_failed job_id=%s", job.id)
             metrics.job_ended("failed")
@@ -77,9 +91,9 @@ class JobRunner:
         log.info("event=job_storing job_id=%s status=%s steps_done=%d", job.id, status, last.step)
         job.emit(self._store(job, request, status, started, history))
 
-    def _paint(self, job: Job, request: JobRequest) -> list[Frame]:
-        """Every epoch's frame, sent as it comes; stops early when the job is told to."""
-        history: list[Frame] = []
+    def _paint(self, job: Job, request: JobRequest, history: list[Frame]) -> None:
+        """Every epoch's frame, sent as it comes and kept in `history`; stops early when the job
+        is told to."""
         frames = self._engine().stylize(request.content.pixels,
                                         [style.pixels for style in request.styles],
                                         request.params, stop=job.stop_flag,
@@ -92,7 +106,6 @@ class JobRunner:
                     break
         finally:
             frames.close()
-        return history
 
     def _store(self, job: Job, request: JobRequest, status: protocol.JobStatus,
                started: datetime, history: list[Frame]) -> Done:

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     backbone: str = "vgg19"
     weights: str = "auto"
     precision: str = "auto"  # float32, bfloat16, or auto: bfloat16 where the hardware has it
+    # The engine runs in a child process, replaced after a job once it has grown by more than this
+    # since it warmed up (TensorFlow keeps kernels for every image shape it has run; 0: after
+    # every job). See service/engine_process.py.
+    engine_recycle_mb: float = Field(default=150.0, ge=0)
 
     # Work and queueing.
     max_concurrent_jobs: int = Field(default=1, ge=1)
@@ -66,7 +70,6 @@ class Settings(BaseSettings):
 
     # Results. Each is private to the holder of its job's resume_token (and the operator's admin
     # key) unless the gallery is public; stored jobs are deleted after retention_days (0: never).
-    admin_key: ApiKey = None
     public_gallery: bool = False
     retention_days: float = Field(default=30.0, ge=0)
 

@@ -19,7 +19,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from . import metrics, protocol
 from .admission import JobRequest, RequestError, check, decode
 from .connections import Connections, IdleTimer, close_when_idle
-from .engine import BadParams, Steering, StopSignal
+from .engine import BadParams
+from .engine_process import RemoteSteering, RemoteStop
 from .jobs import Job, JobManager, Outbox, QueueFull, ShuttingDown, TooManyJobs
 from .pools import PoolBusy, Pools
 from .protocol import Accepted, Attach, Cancel, Error, Start, Steer, Steered
@@ -179,8 +180,8 @@ class StylizeSocket:
             _reply(outbox, "busy", "the server is busy; try again in a minute")
             return None
         job = Job(id=uuid.uuid4().hex, resume_token=secrets.token_urlsafe(24),
-                  created_at=utc_now(), loop=asyncio.get_running_loop(), stop_flag=StopSignal(),
-                  steering=Steering(len(request.styles)),
+                  created_at=utc_now(), loop=asyncio.get_running_loop(), stop_flag=RemoteStop(),
+                  steering=RemoteSteering(len(request.styles)),
                   work=lambda job: self.runner.run(job, request), follower=outbox, client=client)
         job.steering.on_applied = lambda step, changes: job.emit(
             Steered(job_id=job.id, step=step + 1, changes=changes))

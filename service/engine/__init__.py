@@ -12,7 +12,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _EXPORTS = {
     "BadImage": "errors", "BadParams": "errors", "EngineError": "errors", "WeightsError": "errors",
-    "Engine": "loop", "Frame": "loop", "StopSignal": "loop", "StyleParams": "params", "ModelInfo": "weights",
+    "Engine": "loop", "Frame": "info", "StopSignal": "loop", "StyleParams": "params", "ModelInfo": "info",
+    "Sizes": "info",
     "Steering": "loop",
 }
 __all__ = sorted(_EXPORTS)

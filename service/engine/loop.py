@@ -13,12 +13,13 @@ import numpy as np
 import tensorflow as tf
 
 from . import colors, images
-from .errors import BadImage, BadParams
+from .errors import BadImage
 from .features import CONTENT_LAYERS, STYLE_LAYERS, content_and_style, pooling_layers, truncate
 from .losses import weighted_terms
 from .optimizers import OPTIMIZERS
-from .params import StyleParams, blend_weights
-from .weights import ModelInfo, load_vgg
+from .info import Frame, ModelInfo, Sizes
+from .params import StyleParams, blend_weights, check_steer
+from .weights import load_vgg
 
 LOSS_NAMES = ("total", "style", "content", "tv")
 # The painting's longer side at most: twice the service's default NST_MAX_SIZE (1024), so
@@ -46,19 +47,6 @@ def _blended(grams: list, weights: Sequence[float]) -> tuple:
                  for i in range(len(grams[0])))
 
 
-@dataclass(frozen=True)
-class Frame:
-    """The image after an epoch, with where the run stands. Plain data: no tensors."""
-
-    epoch: int
-    epochs: int
-    step: int
-    total_steps: int
-    losses: dict[str, float]
-    image: np.ndarray  # (H, W, 3) uint8
-    elapsed_s: float
-
-
 class StopSignal:
     """A flag the compiled loop reads before every step: `set()` from any thread stops the run
     within one optimisation step, and the run yields the image it reached as its last frame.
@@ -80,9 +68,6 @@ class StopSignal:
     def variable(self) -> tf.Variable:
         """What the compiled loop reads."""
         return self._flag
-
-
-STEERABLE = ("style_weight", "content_weight", "tv_weight", "style_blend")
 
 
 class Steering:
@@ -109,14 +94,7 @@ class Steering:
     def steer(self, **changes: object) -> None:
         """Record `changes` (any of STEERABLE); BadParams if a name or value is wrong (the run
         goes on unchanged)."""
-        unknown = set(changes) - set(STEERABLE)
-        if unknown:
-            raise BadParams(f"only {', '.join(STEERABLE)} can be steered, not "
-                            f"{', '.join(sorted(unknown))}")
-        weights = {name: value for name, value in changes.items() if name != "style_blend"}
-        dataclasses.replace(StyleParams(), **weights)  # checks them as the schema does
-        if "style_blend" in changes:
-            blend_weights(self.paintings, changes["style_blend"])
+        check_steer(self.paintings, changes)
         with self._lock:
             self._pending.update(changes)
             self._flag.assign(True)
@@ -148,9 +126,8 @@ class Engine:
 
     def __init__(self, vgg, model: ModelInfo, max_style_side: int = MAX_STYLE_SIDE) -> None:
         self.model = model
-        self.max_style_side = max_style_side
         self.extractor = truncate(vgg, STYLE_LAYERS + CONTENT_LAYERS)
-        self.min_side = 2 ** pooling_layers(self.extractor)
+        self.sizes = Sizes(2 ** pooling_layers(self.extractor), max_style_side)
         self._epochs = {
             name: tf.function(functools.partial(self._epoch_graph, optimizer))
             for name, optimizer in OPTIMIZERS.items()
@@ -170,20 +147,10 @@ class Engine:
 
     def output_size(self, shape: tuple[int, ...], size: int, name: str = "content"
                     ) -> tuple[int, int]:
-        """(height, width) of the `name` image at `size` px; BadImage if the network cannot take
-        it (its shorter side would vanish in the poolings)."""
-        return images.output_size(shape, size, self.min_side, name)
+        return self.sizes.output_size(shape, size, name)
 
     def style_size(self, shape: tuple[int, ...], params: StyleParams) -> tuple[int, int]:
-        """(height, width) a painting is resized to before its features are taken: its longer
-        side `style_scale` times the output's, at most `max_style_side`. BadImage if the network
-        cannot take it."""
-        side = min(max(1, round(params.size * params.style_scale)), self.max_style_side)
-        try:
-            return images.output_size(shape, side, self.min_side, "style")
-        except BadImage as error:
-            raise BadImage(f"{error} (style_scale {params.style_scale:g} makes the painting "
-                           f"{side} px; a larger style_scale lets it through)") from None
+        return self.sizes.style_size(shape, params)
 
     def warm(self, size: int) -> None:
         """Trace and run one step at `size` px (square), so the first job starts hot."""

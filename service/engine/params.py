@@ -146,6 +146,22 @@ def blend_weights(count: int, blend: Sequence[float] | None = None) -> tuple[flo
     return tuple(w / total for w in weights)
 
 
+STEERABLE = ("style_weight", "content_weight", "tv_weight", "style_blend")
+
+
+def check_steer(paintings: int, changes: Mapping[str, object]) -> None:
+    """BadParams unless `changes` are steerable names with values the schema allows, and a blend
+    has a weight for each of the job's `paintings`."""
+    unknown = set(changes) - set(STEERABLE)
+    if unknown:
+        raise BadParams(f"only {', '.join(STEERABLE)} can be steered, not "
+                        f"{', '.join(sorted(unknown))}")
+    weights = {name: value for name, value in changes.items() if name != "style_blend"}
+    dataclasses.replace(StyleParams(), **weights)  # checks them as the schema does
+    if "style_blend" in changes:
+        blend_weights(paintings, changes["style_blend"])
+
+
 def _check(knob: Knob, value: object) -> None:
     if value is None and knob.default is None:
         return

@@ -6,7 +6,6 @@ import dataclasses
 import logging
 import os
 import socket
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import keras
 import numpy as np
 
 from .errors import WeightsError
+from .info import ModelInfo
 from .features import BACKBONES, PRECISIONS, build_vgg, default_precision, dtype_policy
 
 log = logging.getLogger(__name__)
@@ -25,18 +25,6 @@ _IMAGENET_FILES = {
     "vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
 }
 _IMAGENET_HOST = ("storage.googleapis.com", 443)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """The network actually in use: reported with every result."""
-
-    backbone: str
-    weights: str
-    precision: str = "float32"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"backbone": self.backbone, "weights": self.weights, "precision": self.precision}
 
 
 def load_vgg(

@@ -57,7 +57,7 @@ def test_style_scale_sets_the_paintings_size_relative_to_the_output(engine, styl
     assert engine.style_size(style.shape, StyleParams(size=96, style_scale=0.5)) == (30, 48)
     assert engine.style_size(style.shape, StyleParams(size=96, style_scale=2)) == (120, 192)
     capped = engine.style_size(style.shape, StyleParams(size=1024, style_scale=4))
-    assert max(capped) == engine.max_style_side == 2048
+    assert max(capped) == engine.sizes.max_style_side == 2048
 
 
 def test_style_scale_changes_the_style_target(engine, content, style):
