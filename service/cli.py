@@ -73,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     client.set_defaults(run=lambda args, _: _lazy("service.client").main(args))
 
     serve = commands.add_parser("serve", help="run the WebSocket service (configured by NST_*)")
-    serve.set_defaults(run=lambda args, _: _lazy("service.server", tensorflow=True).main())
+    # The service's own process never loads TensorFlow: its engine runs in a child process.
+    serve.set_defaults(run=lambda args, _: _lazy("service.server").main())
 
     web = commands.add_parser("web", help="run the web app (configured by NST_WEB_*, WEB_PORT)")
     web.set_defaults(run=lambda args, _: _web_app().main())
@@ -197,11 +198,9 @@ def _web_app():
     return web.app
 
 
-def _lazy(module: str, tensorflow: bool = False):
+def _lazy(module: str):
     import importlib
 
-    if tensorflow:
-        start_tensorflow()
     return importlib.import_module(module)
 
 

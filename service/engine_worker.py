@@ -32,6 +32,9 @@ def serve(conn: Connection, backbone: str, weights: str, precision: str, max_sty
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    from .cli import start_tensorflow
+
+    start_tensorflow()
     from .engine import Engine, EngineError, Steering, StopSignal
 
     send_lock = threading.Lock()

@@ -8,7 +8,7 @@ Fixtures (session-scoped; every process they start is stopped at teardown, also 
   its own with `start_s3_server()`.
 - `start_s3_server()`: a factory for more SeaweedFS instances (own directory, own ports).
 - `s3`: a boto3 client for `s3_server`; `s3_client_for(server)` makes one for another SeaweedFS.
-- `service_server`: a real `python -m service.server` (what `nst serve` runs) with
+- `service_server`: a real `nst serve` (`python -m service.cli serve`) with
   NST_WEIGHTS=offline, NST_BACKBONE=vgg16, NST_DEFAULT_SIZE=64 and small limits (SERVICE_LIMITS),
   storing into `s3_server`, ready (/readyz 200) before the first test uses it. A `ServiceServer`
   with `http_url`, `ws_url`, `env`, `process`, `log_path` and `log()`.
@@ -123,7 +123,7 @@ def start_service(tmp_path_factory, s3_server) -> Iterator[Callable[..., Service
         }
         log_path = tmp_path_factory.mktemp("service") / "service.log"
         with open(log_path, "wb") as log:
-            process = subprocess.Popen([sys.executable, "-m", "service.server"], cwd=ROOT,
+            process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], cwd=ROOT,
                                        env=env, stdout=log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL)
         server = ServiceServer(port, env, process, log_path, storage)
