@@ -229,6 +229,11 @@ class EngineProcess:
             child.close()
 
     @property
+    def failure(self) -> str | None:
+        """Why no engine can run jobs (a replacement failed to load), else None."""
+        return self._failure
+
+    @property
     def resident_bytes(self) -> int:
         """What the current engine process holds in memory."""
         child = self._child

@@ -81,8 +81,9 @@ class Readiness:
         self._storage_checked_at = time.perf_counter()
 
     async def healthz(self, request: Request) -> JSONResponse:
-        if self.startup_error:
-            return JSONResponse({"status": "failed", "error": self.startup_error}, status_code=503)
+        error = self.startup_error or self.engine.failure
+        if error:
+            return JSONResponse({"status": "failed", "error": error}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> JSONResponse:
@@ -95,6 +96,8 @@ class Readiness:
     async def _problem(self) -> str | None:
         if self.startup_error:
             return f"start-up failed: {self.startup_error}"
+        if self.engine.failure:
+            return self.engine.failure
         if not self.ready:
             return "loading and warming up the model"
         if not self.jobs.accepting:

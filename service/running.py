@@ -65,8 +65,7 @@ class JobRunner:
             if not history:
                 metrics.job_ended("failed")
                 job.emit(Error(code="internal", job_id=job.id, message=(
-                    f"the engine stopped during job {job.id} before its first frame and is being "
-                    "restarted; submit the job again")))
+                    f"job {job.id} got no frame: {error}; submit the job again")))
                 return
             job.stop("interrupted")
         except Exception as error:  # noqa: BLE001 (the client gets one sentence, the log the trace)
