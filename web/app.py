@@ -14,7 +14,7 @@ from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html
 from service.engine.params import KNOBS  # no TensorFlow
 from service.records import JobSummary
 
-from . import gallery
+from . import gallery, routes
 from .layout import build_layout, control_kind, dashed, knob_id
 from .settings import WebSettings
 
@@ -33,10 +33,12 @@ def create_app(settings: WebSettings) -> dash.Dash:
         update_title=None,
     )
     app.layout = build_layout(settings)
+    routes.add_routes(app.server, settings)
     _upload_callbacks(app)
     _settings_callbacks(app)
     _job_callbacks(app)
     _gallery_callbacks(app, settings)
+    _delete_callback(app, settings)
     return app
 
 
@@ -58,6 +60,8 @@ def _upload_callbacks(app: dash.Dash) -> None:
             Output(f"{role}-upload", "className"),
             Input(f"{role}-upload", "contents"),
             State(f"{role}-upload", "filename"),
+            State(f"{role}-upload", "id"),
+            State(f"{role}-image", "data"),
             State("config", "data"),
             prevent_initial_call=True,
         )
@@ -65,6 +69,16 @@ def _upload_callbacks(app: dash.Dash) -> None:
 
 def _settings_callbacks(app: dash.Dash) -> None:
     for knob in KNOBS:
+        if control_kind(knob) == "slider":
+            app.clientside_callback(
+                _client("syncNumber"),
+                Output(knob_id(knob), "value"),
+                Output(f"{dashed(knob)}-input", "value"),
+                Input(knob_id(knob), "value"),
+                Input(f"{dashed(knob)}-input", "value"),
+                State("config", "data"),
+                prevent_initial_call=True,
+            )
         if control_kind(knob) == "log":
             app.clientside_callback(
                 _client("weightLabel"),
@@ -98,6 +112,24 @@ def _job_callbacks(app: dash.Dash) -> None:
         prevent_initial_call=True,
     )
     app.clientside_callback(
+        _client("resume"),
+        Output("job", "data", allow_duplicate=True),
+        Input("config", "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    app.clientside_callback(
+        _client("downloadResult"),
+        Output("download-button", "n_clicks"),
+        Input("download-button", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        _client("downloadFromGallery"),
+        Output({"type": "gallery-download", "index": ALL}, "n_clicks"),
+        Input({"type": "gallery-download", "index": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
         _client("cancel"),
         Output("job", "data", allow_duplicate=True),
         Input("cancel-button", "n_clicks"),
@@ -126,9 +158,10 @@ def _gallery_callbacks(app: dash.Dash, settings: WebSettings) -> None:
         Output("gallery-data", "data"),
         Input("gallery-refresh", "n_clicks"),
         Input("finished-job", "data"),
+        Input("deleted-job", "data"),
         State("tokens", "data"),
     )
-    def refresh_gallery(_clicks, _finished, tokens):
+    def refresh_gallery(_clicks, _finished, _deleted, tokens):
         started = time.perf_counter()
         try:
             results = gallery.fetch_results(settings, tokens if isinstance(tokens, list) else [])
@@ -158,6 +191,30 @@ def _gallery_callbacks(app: dash.Dash, settings: WebSettings) -> None:
             return True, "Not found", html.P("This result is no longer in the list. Refresh it.")
         item = JobSummary.model_validate(found)
         return True, f"Painting {gallery.when(item)}", gallery.detail(item)
+
+
+def _delete_callback(app: dash.Dash, settings: WebSettings) -> None:
+    @app.callback(
+        Output("deleted-job", "data"),
+        Output("gallery-modal", "is_open", allow_duplicate=True),
+        Output("gallery-status", "children", allow_duplicate=True),
+        Input({"type": "gallery-delete", "index": ALL}, "n_clicks"),
+        State("job-tokens", "data"),
+        prevent_initial_call=True,
+    )
+    def delete_result(clicks, job_tokens):
+        if not ctx.triggered_id or not any(clicks):
+            return dash.no_update, dash.no_update, dash.no_update
+        job_id = ctx.triggered_id["index"]
+        kept = job_tokens.get(job_id) if isinstance(job_tokens, dict) else None
+        token = kept.get("token") if isinstance(kept, dict) else None
+        try:
+            routes.delete_result(settings, job_id, token if isinstance(token, str) else "")
+        except routes.ServiceCallError as error:
+            log.warning("event=delete_failed job_id=%s error=%r", job_id, str(error))
+            return dash.no_update, True, f"Could not delete the painting: {error}."
+        log.info("event=deleted job_id=%s", job_id)
+        return job_id, False, "Painting deleted."
 
 
 def main() -> None:

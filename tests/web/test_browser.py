@@ -8,10 +8,13 @@ Screenshots of each stage land in artifacts/web/.
 
 from __future__ import annotations
 
+import io
 import re
 import time
+from pathlib import Path
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from devstack.processes import free_ports
@@ -59,6 +62,18 @@ def choose_job(page: Page, epochs: int, steps: int, size: int) -> None:
     set_number(page, "epochs", epochs)
     set_number(page, "steps-per-epoch", steps)
     set_number(page, "size", size)
+
+
+def saved_png(page: Page, button: str, job_id: str) -> Image.Image:
+    """Clicks a download button: the browser saves a file named nst-<job id>.png, a valid PNG."""
+    with page.expect_download() as download:
+        page.click(button)
+    assert download.value.suggested_filename == f"nst-{job_id}.png"
+    data = Path(download.value.path()).read_bytes()
+    assert data.startswith(PNG_MAGIC)
+    picture = Image.open(io.BytesIO(data))
+    picture.verify()
+    return Image.open(io.BytesIO(data))
 
 
 def status_alert(page: Page):
@@ -114,17 +129,13 @@ def test_a_job_paints_live_then_is_downloadable_and_in_the_gallery(page, web, fi
     expect(page.locator("#progress-text")).to_contain_text("Finished in")
     expect(page.locator("#progress")).to_contain_text("100%")
 
-    # The final image is the stored PNG, and the download button serves it.
+    # The final image is the stored PNG, and the download button saves it as nst-<job id>.png.
     job_id = page.inner_text("#job-id").strip()
     assert re.fullmatch(r"[0-9a-f]{32}", job_id)
-    href = page.get_attribute("#download-button", "href")
-    assert page.get_attribute("#frame-image", "src") == href
-    assert page.get_attribute("#download-button", "download") == f"nst-{job_id}.png"
     page.wait_for_function("document.getElementById('frame-image').naturalWidth > 0")
     shown_width = page.evaluate("document.getElementById('frame-image').naturalWidth")
     assert shown_width == 96
-    response = page.request.get(href)
-    assert response.ok and response.body().startswith(PNG_MAGIC)
+    assert saved_png(page, "#download-button", job_id).size[0] == 96
     expect(page.locator("#params-used")).to_contain_text("3 epochs × 8 steps")
     expect(page.locator("#params-used")).to_contain_text("vgg16")
     expect(page.locator("#start-button")).to_be_enabled()
@@ -141,9 +152,7 @@ def test_a_job_paints_live_then_is_downloadable_and_in_the_gallery(page, web, fi
     page.wait_for_function("document.querySelector('.gallery-full').naturalWidth > 0")
     page.wait_for_timeout(400)  # the modal's fade-in
     page.screenshot(path=artifacts / "05-gallery-open.png")
-    gallery_download = page.get_attribute("#gallery-download", "href")
-    response = page.request.get(gallery_download)
-    assert response.ok and response.body().startswith(PNG_MAGIC)
+    assert saved_png(page, f'[id*="gallery-download"][id*="{job_id}"]', job_id).size[0] == 96
     page.keyboard.press("Escape")
 
     page.set_viewport_size({"width": 390, "height": 844})
@@ -173,7 +182,8 @@ def test_a_second_page_waits_in_the_queue_and_cancel_frees_the_slot(page, browse
         choose_job(other, epochs=1, steps=2, size=64)
         other.click("#start-button")
         wait_phase(other, "queued", timeout_s=20)
-        expect(status_alert(other)).to_have_text("In the queue: 1 job ahead of yours.")
+        expect(status_alert(other)).to_contain_text(
+            re.compile(r"In the queue: 1 job ahead of yours, about \d+:\d\d to wait\."))
         other.screenshot(path=artifacts / "07-queued.png", full_page=True)
 
         clicked = time.monotonic()
@@ -213,7 +223,8 @@ def test_the_gallery_shows_this_browsers_paintings_only(page, browser, web, file
         stranger_context.close()
 
 
-def test_a_text_file_gets_a_message_and_nothing_is_sent(page, web, files, artifacts):
+def test_a_wrong_file_gets_a_message_keeps_the_image_and_nothing_is_sent(page, web, files,
+                                                                         artifacts):
     sockets = []
     page.on("websocket", lambda socket: sockets.append(socket.url))
     open_page(page, web.url)
@@ -222,30 +233,43 @@ def test_a_text_file_gets_a_message_and_nothing_is_sent(page, web, files, artifa
     expect(page.locator("#content-feedback")).to_have_text(
         "notes.png is not an image nst can use: choose a PNG, JPEG or WebP file.")
     expect(page.locator("#content-upload .upload-box")).to_have_class(re.compile("is-invalid"))
-    upload(page, "style", files.too_large)
-    expect(page.locator("#style-feedback")).to_contain_text("over the limit of 2 MB")
-    page.screenshot(path=artifacts / "09-wrong-files.png", full_page=True)
-
     page.click("#start-button")
     expect(status_alert(page)).to_have_text("Add a photo and a painting first.")
-    assert sockets == []
 
-    # A good file replaces the message.
+    # A 3.6 MB painting, over the 2 MB limit, is scaled to what a job can use (2 x NST_MAX_SIZE)
+    # in the browser, and fits.
+    upload(page, "style", files.too_large)
+    expect(page.locator("#style-info")).to_contain_text("huge.png · 1100×1100 px → 512×512 px")
+    expect(page.locator("#style-feedback")).to_be_empty()
+    expect(status_alert(page)).to_have_text("Add a photo first.")
+    page.screenshot(path=artifacts / "09-wrong-files.png", full_page=True)
+
+    # A good file replaces the message, and the alert about the missing image goes.
     upload(page, "content", files.content)
     expect(page.locator("#content-feedback")).to_be_empty()
     expect(page.locator("#content-upload .upload-box")).to_have_class(re.compile("has-image"))
+    expect(status_alert(page)).to_be_hidden()
+    good_photo = page.get_attribute("#content-preview", "src")
+
+    # A wrong file after a good one is refused beside the slot, and the good image stays.
+    upload(page, "content", files.text_as_image)
+    expect(page.locator("#content-feedback")).to_contain_text("notes.png is not an image")
+    assert page.get_attribute("#content-preview", "src") == good_photo
+    expect(page.locator("#content-info")).to_contain_text("tubingen.jpg")
+    assert sockets == []
 
 
 def test_a_service_refusal_is_shown_and_the_page_recovers(page, web, files, artifacts):
     open_page(page, web.url)
-    upload(page, "content", files.too_many_pixels)  # fine for the browser, too big for the service
+    upload(page, "content", files.too_thin)  # fine for the browser; 64x1 px at the job's size
     upload(page, "style", files.style)
-    expect(page.locator("#content-info")).to_contain_text("700×500 px")
+    expect(page.locator("#content-info")).to_contain_text("640×8 px")
     choose_job(page, epochs=1, steps=2, size=64)
     page.click("#start-button")
     wait_phase(page, "error")
-    expect(status_alert(page)).to_contain_text("The service could not use an image: content")
-    expect(status_alert(page)).to_contain_text("pixel")
+    # In the page's words: the Photo, not the protocol's `content`.
+    expect(status_alert(page)).to_contain_text(
+        "The service could not use an image: Photo: the photo is 64x1 px")
     expect(page.locator("#start-button")).to_be_enabled()
     page.screenshot(path=artifacts / "10-service-refused.png", full_page=True)
 
@@ -319,3 +343,104 @@ def test_with_an_api_key_jobs_run_and_a_service_that_dies_mid_job_is_explained(
     expect(page.locator("#start-button")).to_be_enabled()
     expect(page.locator("#cancel-button")).to_be_disabled()
     page.screenshot(path=artifacts / "13-service-died.png", full_page=True)
+
+
+def test_a_reload_mid_run_follows_the_job_again_to_done(page, web, files, artifacts):
+    open_page(page, web.url)
+    upload(page, "content", files.content)
+    upload(page, "style", files.style)
+    choose_job(page, epochs=30, steps=10, size=64)
+    page.evaluate(WATCH_LIVE_VIEW)
+    page.click("#start-button")
+    page.wait_for_function(f"{PAINTED} >= 1", timeout=60_000)
+    job_id = re.search(r"[?&]job=([0-9a-f]{32})", page.url).group(1)
+    page.screenshot(path=artifacts / "14-before-reload.png", full_page=True)
+
+    page.reload()
+    expect(page.locator("#phase-badge")).to_have_text(re.compile("connecting|painting"))
+    page.wait_for_selector("#loss-graph .js-plotly-plot")
+    page.evaluate(WATCH_LIVE_VIEW)
+    page.wait_for_function("window.__frames.length >= 2", timeout=60_000)
+    page.screenshot(path=artifacts / "15-reloaded.png", full_page=True)
+    wait_phase(page, "done")
+    expect(page.locator("#progress-text")).to_contain_text("Finished in")
+    assert page.inner_text("#job-id").strip() == job_id
+    assert len(set(page.evaluate("window.__frames"))) >= 2, "no frame arrived after the reload"
+    assert saved_png(page, "#download-button", job_id).size[0] == 64
+    expect(page.locator(f'[id*="{job_id}"]').first).to_be_visible(timeout=15_000)
+
+    # Another browser given the address cannot follow a job it holds no token of.
+    stranger = page.context.browser.new_context()
+    try:
+        other = stranger.new_page()
+        open_page(other, f"{web.url}?job={job_id}")
+        expect(status_alert(other)).to_contain_text("did not start")
+        assert "job=" not in other.url
+    finally:
+        stranger.close()
+
+
+def test_a_9000_pixel_photo_is_scaled_in_the_browser_and_runs(page, web, files):
+    sent = []
+    page.on("websocket", lambda socket: socket.on("framesent", lambda frame: sent.append(
+        len(frame) if isinstance(frame, (str, bytes)) else 0)))
+    open_page(page, web.url)
+    upload(page, "content", files.huge_photo)
+    expect(page.locator("#content-info")).to_contain_text(
+        "photo-9000x9000.jpg · 9000×9000 px → 256×256 px", timeout=30_000)
+    upload(page, "style", files.style)
+    choose_job(page, epochs=1, steps=2, size=64)
+    page.click("#start-button")
+    wait_phase(page, "done")
+    expect(status_alert(page)).to_be_hidden()
+    # The photo went at the job's 64 px: the whole start message is a few KB.
+    assert sent and max(sent) < 40_000, sent
+
+
+def test_an_invalid_field_blocks_start_with_the_range_beside_it(page, web, files):
+    sockets = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
+    open_page(page, web.url)
+    upload(page, "content", files.content)
+    upload(page, "style", files.style)
+    set_number(page, "epochs", 3)
+
+    box = page.locator("#epochs-input")
+    box.fill("-5")
+    expect(page.locator("#epochs-error")).to_have_text(
+        "Epochs must be a whole number from 1 to 30, not -5.")
+    expect(box).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#epochs [role=slider]")).to_have_attribute("aria-valuenow", "3")
+    box.fill("2.5")
+    expect(page.locator("#epochs-error")).to_contain_text("not 2.5")
+    page.click("#start-button")
+    expect(status_alert(page)).to_contain_text("Start needs a valid setting: epochs")
+    expect(box).to_have_value("2.5")  # never changed behind the person's back
+    box.fill("")
+    expect(page.locator("#epochs-error")).to_have_text(
+        "Epochs must be a whole number from 1 to 30; it is empty.")
+
+    # A field in the closed Advanced section: Start opens it and shows the field.
+    box.fill("2")
+    expect(page.locator("#epochs-error")).to_be_empty()
+    page.evaluate("""() => {
+        const seed = document.querySelector('#seed input');
+        const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+        setter.call(seed, '3.7');
+        seed.dispatchEvent(new Event('input', {bubbles: true}));
+    }""")
+    page.click("#start-button")
+    expect(page.locator("#seed-error")).to_have_text(
+        "Seed must be a whole number of 0 or more, not 3.7.")
+    expect(page.locator("#seed input")).to_be_visible()
+    expect(page.locator("#seed input")).to_be_focused()
+    assert sockets == []
+
+    page.locator("#seed input").fill("7")
+    expect(page.locator("#seed-error")).to_be_empty()
+    expect(page.locator("#epochs [role=slider]")).to_have_attribute("aria-valuenow", "2")
+    set_number(page, "steps-per-epoch", 2)
+    set_number(page, "size", 64)
+    page.click("#start-button")
+    wait_phase(page, "done")
+    expect(page.locator("#params-used")).to_contain_text("2 epochs × 2 steps")
