@@ -32,6 +32,7 @@ def create_app(settings: WebSettings) -> dash.Dash:
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
         update_title=None,
     )
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     app.layout = build_layout(settings)
     routes.add_routes(app.server, settings)
     _upload_callbacks(app)

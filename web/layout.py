@@ -303,7 +303,7 @@ def _gallery_section() -> html.Div:
     return html.Div([
         html.Div([
             html.H2("Recent paintings", className="h5 mb-0"),
-            dbc.Button("Refresh", id="gallery-refresh", color="secondary", outline=True,
+            dbc.Button("Refresh", id="gallery-refresh", color="dark", outline=True,
                        size="sm"),
         ], className="d-flex justify-content-between align-items-center mb-2"),
         html.Div(id="gallery-status", className="small text-body-secondary"),

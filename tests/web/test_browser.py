@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from PIL import Image
 from playwright.sync_api import Page, expect
 
@@ -188,6 +189,7 @@ def test_a_second_page_waits_in_the_queue_and_cancel_frees_the_slot(page, browse
 
         clicked = time.monotonic()
         page.click("#cancel-button")
+        expect(status_alert(page)).to_contain_text("stops within one optimisation step")
         wait_phase(page, "cancelled", timeout_s=20)
         stopped_after_s = time.monotonic() - clicked
         expect(status_alert(page)).to_contain_text("Cancelled")
@@ -198,6 +200,12 @@ def test_a_second_page_waits_in_the_queue_and_cancel_frees_the_slot(page, browse
         expect(page.locator("#cancel-button")).to_be_disabled()
         page.screenshot(path=artifacts / "08-cancelled.png", full_page=True)
         assert stopped_after_s < 15
+        # The picture reached is kept: downloadable, and in the gallery marked cancelled.
+        expect(status_alert(page)).to_contain_text("kept the image it had reached")
+        job_id = page.inner_text("#job-id").strip()
+        assert saved_png(page, "#download-button", job_id).size[0] == 96
+        expect(page.locator(f'[id*="gallery-open"][id*="{job_id}"]')).to_contain_text(
+            "cancelled", timeout=15_000)
 
         # The freed slot goes to the waiting page, which runs to the end.
         wait_phase(other, "done")
@@ -205,12 +213,14 @@ def test_a_second_page_waits_in_the_queue_and_cancel_frees_the_slot(page, browse
         other_context.close()
 
 
-def test_the_gallery_shows_this_browsers_paintings_only(page, browser, web, files):
+def test_the_gallery_shows_this_browsers_paintings_only_each_deletable(page, browser, web, files,
+                                                                      service):
     open_page(page, web.url)
     job_id = paint_a_tiny_job(page, files)
     # The browser keeps the job's token: after a reload its gallery still shows the painting.
     page.reload()
-    expect(page.locator(f'[id*="{job_id}"]')).to_be_visible(timeout=15_000)
+    card = page.locator(f'[id*="gallery-open"][id*="{job_id}"]')
+    expect(card).to_be_visible(timeout=15_000)
 
     # Another visitor's browser holds no token of it: the painting is not in its gallery.
     stranger_context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -221,6 +231,16 @@ def test_the_gallery_shows_this_browsers_paintings_only(page, browser, web, file
         expect(stranger.locator(f'[id*="{job_id}"]')).to_have_count(0)
     finally:
         stranger_context.close()
+
+    # Its owner deletes it: gone from the gallery, and from the service (/v1 answers 404).
+    card.click()
+    page.click(f'[id*="gallery-delete"][id*="{job_id}"]')
+    expect(page.locator(".modal.show")).to_have_count(0)
+    expect(card).to_have_count(0, timeout=15_000)
+    token = page.evaluate(f"JSON.parse(localStorage.getItem('job-tokens'))['{job_id}'].token")
+    response = page.request.get(f"{service.http_url}/v1/jobs/{job_id}",
+                                headers={"X-NST-Token": token})
+    assert response.status == 404
 
 
 def test_a_wrong_file_gets_a_message_keeps_the_image_and_nothing_is_sent(page, web, files,
@@ -329,13 +349,21 @@ def test_with_an_api_key_jobs_run_and_a_service_that_dies_mid_job_is_explained(
     open_page(page, running.url)
     expect(page.locator("#gallery-status")).not_to_contain_text("answered 401")
     job_id = paint_a_tiny_job(page, files)
+    # The header shows the service's model (from its /readyz, no job needed) with a green dot.
+    expect(page.locator("#model-info")).to_have_text("model: vgg16 · offline weights")
+    expect(page.locator("#service-dot")).to_have_class(re.compile("is-up"))
 
-    # The service process dies while it paints: the page says so and can start again.
+    # The service process dies while it paints: the page says so and can start again, and the
+    # header's dot turns red within 10 s.
     choose_job(page, epochs=30, steps=25, size=96)
     page.evaluate(WATCH_LIVE_VIEW)
     page.click("#start-button")
     page.wait_for_function(f"{PAINTED} >= 1", timeout=60_000)
     keyed.process.kill()
+    killed = time.monotonic()
+    expect(page.locator("#service-dot")).to_have_class(re.compile("is-down"), timeout=10_000)
+    assert time.monotonic() - killed < 10
+    expect(page.locator("#model-info")).to_contain_text("service unavailable")
     wait_phase(page, "error", timeout_s=20)
     expect(status_alert(page)).to_contain_text(
         "The connection to the service dropped before the job finished")
@@ -444,3 +472,59 @@ def test_an_invalid_field_blocks_start_with_the_range_beside_it(page, web, files
     page.click("#start-button")
     wait_phase(page, "done")
     expect(page.locator("#params-used")).to_contain_text("2 epochs × 2 steps")
+
+
+def serious_accessibility_problems(page: Page) -> list[str]:
+    """axe-core's violations of impact serious or critical, one line each."""
+    found = Axe().run(page).response["violations"]
+    return [f"{v['id']} ({v['impact']}): {v['help']}: "
+            + "; ".join(node["target"][0] if isinstance(node["target"][0], str)
+                        else str(node["target"]) for node in v["nodes"][:3])
+            for v in found if v["impact"] in ("serious", "critical")]
+
+
+def tab_to(page: Page, selector: str, presses: int = 80) -> None:
+    """Presses Tab until the focus is on `selector` (or inside it), as a keyboard user would."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => !!document.activeElement && !!document.activeElement.closest(s)",
+                         selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_keyboard_alone_uploads_starts_cancels_and_downloads_and_axe_finds_nothing_serious(
+        page, web, files, artifacts):
+    open_page(page, web.url)
+    problems = serious_accessibility_problems(page)
+    assert problems == [], "\n".join(problems)
+    for role, path in (("content", files.content), ("style", files.style)):
+        tab_to(page, f"#{role}-upload")
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Enter")
+        chooser.value.set_files(str(path))
+        expect(page.locator(f"#{role}-info")).not_to_be_empty()
+    for field, value in (("epochs", "30"), ("steps-per-epoch", "25"), ("size", "96")):
+        tab_to(page, f"#{field}-input")
+        page.keyboard.press("Control+A")
+        page.keyboard.type(value)
+        expect(page.locator(f"#{field} [role=slider]")).to_have_attribute("aria-valuenow", value)
+
+    page.evaluate(WATCH_LIVE_VIEW)
+    tab_to(page, "#start-button")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"{PAINTED} >= 1", timeout=60_000)
+    problems = serious_accessibility_problems(page)
+    assert problems == [], "\n".join(problems)
+    tab_to(page, "#cancel-button")
+    page.keyboard.press("Enter")
+    wait_phase(page, "cancelled", timeout_s=20)
+    job_id = page.inner_text("#job-id").strip()
+    tab_to(page, "#download-button")
+    with page.expect_download() as download:
+        page.keyboard.press("Enter")
+    assert download.value.suggested_filename == f"nst-{job_id}.png"
+    assert Path(download.value.path()).read_bytes().startswith(PNG_MAGIC)
+    problems = serious_accessibility_problems(page)
+    assert problems == [], "\n".join(problems)
+    page.screenshot(path=artifacts / "16-keyboard-cancelled.png", full_page=True)

@@ -769,8 +769,8 @@
     }
 
     // Accessible names ---------------------------------------------------------------------------
-    // Sliders and upload boxes are drawn by their libraries without a name: each is named after
-    // its field's label, again whenever the library redraws it.
+    // Sliders, upload inputs and the progress bar are drawn by their libraries without a name:
+    // each is named after its field's label, again whenever the library redraws it.
 
     function nameControls() {
         const name = () => {
@@ -785,13 +785,13 @@
             document.querySelectorAll(".upload").forEach((slot) => {
                 const title = slot.querySelector(".upload-title").textContent;
                 slot.querySelectorAll("input[type=file]").forEach((input) => {
-                    if (!input.getAttribute("aria-label")) input.setAttribute("aria-label", title);
+                    if (!input.getAttribute("aria-label")) {
+                        input.setAttribute("aria-label", `${title}: choose an image`);
+                    }
                 });
-                const box = slot.querySelector(".upload-box");
-                if (box && !box.getAttribute("aria-label")) {
-                    box.setAttribute("aria-label", `${title}: choose an image`);
-                    box.setAttribute("role", "button");
-                }
+            });
+            document.querySelectorAll(".progress-bar").forEach((bar) => {
+                if (!bar.getAttribute("aria-label")) bar.setAttribute("aria-label", "Progress");
             });
         };
         name();
