@@ -125,6 +125,8 @@ def test_a_job_paints_live_then_is_downloadable_and_in_the_gallery(page, web, fi
     frames = page.evaluate("window.__frames")
     painted = [src for src in frames if src.startswith("data:image/jpeg") and src != uploaded]
     assert len(set(painted)) >= 2, f"the frame changed {len(set(painted))} times"
+    # Plotly redraws after the page took the last frame: wait for that redraw.
+    page.wait_for_function("Math.max(...window.__points) === 3", timeout=10_000)
     points = page.evaluate("window.__points")
     assert max(points) == 3 and len({p for p in points if p > 0}) >= 2, points
     expect(page.locator("#progress-text")).to_contain_text("Finished in")
@@ -498,12 +500,15 @@ def test_keyboard_alone_uploads_starts_cancels_and_downloads_and_axe_finds_nothi
     open_page(page, web.url)
     problems = serious_accessibility_problems(page)
     assert problems == [], "\n".join(problems)
+    # Listening from the start: the browser's file dialog is intercepted before any key is pressed.
+    choose = {}
+    page.on("filechooser", lambda chooser: chooser.set_files(str(choose["file"])))
     for role, path in (("content", files.content), ("style", files.style)):
         tab_to(page, f"#{role}-upload")
-        with page.expect_file_chooser() as chooser:
-            page.keyboard.press("Enter")
-        chooser.value.set_files(str(path))
-        expect(page.locator(f"#{role}-info")).not_to_be_empty()
+        assert page.evaluate("document.activeElement.type") == "file", role
+        choose["file"] = path
+        page.keyboard.press("Enter")
+        expect(page.locator(f"#{role}-info")).to_contain_text(path.name)
     for field, value in (("epochs", "30"), ("steps-per-epoch", "25"), ("size", "96")):
         tab_to(page, f"#{field}-input")
         page.keyboard.press("Control+A")
