@@ -172,8 +172,8 @@ class Job:
             self.follower.put(text, droppable)
 
     def attach(self, outbox: Outbox, wait_s: float | None = None) -> None:
-        """`outbox` follows the job from now on: `accepted` (with the position and wait now), the newest
-        frame, and the last message if the job has ended. A previous follower is told."""
+        """`outbox` follows the job from now on: `accepted` (with the position and wait now), the
+        newest frame, and the last message if the job has ended. A previous follower is told."""
         previous, self.follower = self.follower, outbox
         if previous is not None and previous is not outbox:
             previous.put(Error(code="taken_over", job_id=self.id, message=(

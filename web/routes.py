@@ -63,8 +63,9 @@ def service_call(settings: WebSettings, path: str, method: str = "GET",
         call.add_header("X-NST-Token", token)
     if settings.api_key is not None:
         call.add_header("Authorization", f"Bearer {settings.api_key.get_secret_value()}")
+    timeout_s = timeout_s or settings.service_timeout_s
     try:
-        with urllib.request.urlopen(call, timeout=timeout_s or settings.service_timeout_s) as answer:
+        with urllib.request.urlopen(call, timeout=timeout_s) as answer:
             return json.load(answer)
     except urllib.error.HTTPError as error:
         if error.code == 404:
