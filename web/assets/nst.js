@@ -136,8 +136,8 @@
         const role = uploadId.replace(/-upload$/, "");
         const name = filename || "This file";
         // A rejected file leaves the image already in the slot, and says why beside it.
-        const rejected = (message) => [noUpdate, noUpdate, noUpdate, message,
-                                       previous ? "upload-box has-image is-invalid" : "upload-box is-invalid"];
+        const box = previous ? "upload-box has-image is-invalid" : "upload-box is-invalid";
+        const rejected = (message) => [noUpdate, noUpdate, noUpdate, message, box];
         if (!contents) return [noUpdate, noUpdate, noUpdate, noUpdate, noUpdate];
         const kind = imageKind(contents);
         if (!kind) {
@@ -300,8 +300,9 @@
             box.scrollIntoView({behavior: "smooth", block: "center"});
             box.focus({preventScroll: true});
         }, 350);  // the accordion's opening
+        const names = wrong.map((knob) => knob.label).join(", ");
         status(`Start needs ${wrong.length === 1 ? "a valid setting" : "valid settings"}: ` +
-               wrong.map((knob) => knob.label).join(", ") + " (marked beside the field).", "danger");
+               `${names} (marked beside the field).`, "danger");
         return false;
     }
 
@@ -325,16 +326,17 @@
         const noUpdate = window.dash_clientside.no_update;
         pageConfig = config;
         const triggered = window.dash_clientside.callback_context.triggered[0];
-        const fromBox = triggered && !triggered.prop_id.startsWith("{");
-        const dashedName = (fromBox ? triggered.prop_id.split(".")[0] : "").replace(/-input$/, "");
-        if (fromBox) {
-            const knob = Object.values(config.knobs).find((k) => k.dashed === dashedName);
+        if (!triggered) return [noUpdate, noUpdate];
+        const id = triggered.prop_id.slice(0, triggered.prop_id.lastIndexOf("."));
+        if (!id.startsWith("{")) {  // typed into the box `<dashed name>-input`
+            const knob = Object.values(config.knobs).find((k) => `${k.dashed}-input` === id);
             const box = knob && numberBox(knob);
-            if (!knob || !box || fieldProblem(knob, box) !== null) return [noUpdate, noUpdate];
+            if (!box || fieldProblem(knob, box) !== null) return [noUpdate, noUpdate];
             return [Number(box.value), noUpdate];
         }
-        Object.values(config.knobs).filter((knob) => knob.control === "slider")
-            .forEach((knob) => { const box = numberBox(knob); if (box && Number(box.value) === sliderValue) markField(knob, null); });
+        // Dragged: the box takes the slider's (valid) value, so its message goes.
+        const knob = config.knobs[JSON.parse(id).name];
+        if (knob) markField(knob, null);
         return [noUpdate, sliderValue];
     }
 
@@ -465,7 +467,8 @@
 
     function keepToken(token, jobId, params) {
         const tokens = stored("tokens", []);
-        set("tokens", {data: [token, ...tokens.filter((kept) => kept !== token)].slice(0, MAX_TOKENS)});
+        const others = tokens.filter((kept) => kept !== token);
+        set("tokens", {data: [token, ...others].slice(0, MAX_TOKENS)});
         const jobs = jobTokens();
         delete jobs[jobId];
         jobs[jobId] = {token, params: params || null};
@@ -629,7 +632,8 @@
             if (until !== null) {
                 const watched = job;
                 job.countdown = setInterval(() => {
-                    if (job === watched && job.phase === "queued") say(); else clearInterval(watched.countdown);
+                    if (job === watched && job.phase === "queued") say();
+                    else clearInterval(watched.countdown);
                 }, 1000);
             }
             return phase("queued", {position: position});
@@ -734,7 +738,8 @@
     async function downloadFromGallery(clicks) {
         const triggered = window.dash_clientside.callback_context.triggered[0];
         if (triggered && triggered.value) {
-            await saveResult(JSON.parse(triggered.prop_id.split(".")[0]).index, null);
+            const id = JSON.parse(triggered.prop_id.slice(0, triggered.prop_id.lastIndexOf(".")));
+            await saveResult(id.index, null);
         }
         return clicks.map(() => window.dash_clientside.no_update);
     }
@@ -759,8 +764,9 @@
         } catch (error) {
             state = {ready: false, model: null, reason: "this page's server does not answer"};
         }
-        const model = state.model ? `model: ${state.model.backbone} · ${state.model.weights} weights` : "";
-        const text = state.ready ? (model || "service ready") : `service unavailable: ${state.reason}`;
+        const model = state.model
+            ? `model: ${state.model.backbone} · ${state.model.weights} weights` : "service ready";
+        const text = state.ready ? model : `service unavailable: ${state.reason}`;
         if (text === shownStatus) return;
         shownStatus = text;
         set("service-dot", {className: `dot ${state.ready ? "is-up" : "is-down"}`,
