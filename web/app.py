@@ -1,6 +1,7 @@
 """`nst web`: the Dash app. The browser talks protocol v2 straight to the service over the
 dash-extensions WebSocket; every frame is handled by clientside callbacks (web/assets/nst.js), so
-the Dash server only serves the page and the gallery."""
+the Dash server only serves the page, the gallery, downloads and the service's status
+(web/routes.py)."""
 
 from __future__ import annotations
 
@@ -221,7 +222,8 @@ def _delete_callback(app: dash.Dash, settings: WebSettings) -> None:
 def main() -> None:
     settings = WebSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # Werkzeug logs every request; the page polls nothing, but keep the log to our own events.
+    # Werkzeug logs every request, and each page asks /service-status every 3 s: keep the log to
+    # our own events.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_app(settings)
     log.info("event=web_started url=http://%s:%d service=%s api_key=%s", settings.host,
