@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from . import metrics
 from .protocol import Accepted, Done, Error, FrameMessage, Queued
-from .waits import WaitEstimate
+from .waits import Pace, WaitEstimate
 
 log = logging.getLogger("nst.jobs")
 
@@ -141,10 +141,9 @@ class Job:
     stop_flag: StopFlag = field(default_factory=threading.Event, repr=False)
     steering: SteerHandle | None = field(default=None, repr=False)
     client: str = ""  # who asked (an address), for NST_MAX_JOBS_PER_CLIENT
-    total_steps: int = 0  # with pixels (of the output) and the progress below: the wait estimate
+    total_steps: int = 0  # with pixels (of the output) and its pace: the wait estimate
     pixels: int = 0
-    steps_done: int = 0
-    stylize_s: float = 0.0
+    pace: Pace = field(default_factory=Pace, repr=False)
     accepted: Accepted | None = field(default=None, repr=False)
     follower: Outbox | None = field(default=None, repr=False)
     newest_frame: str | None = field(default=None, repr=False)
@@ -158,7 +157,7 @@ class Job:
         if isinstance(message, Error):
             metrics.ERRORS.labels(message.code).inc()
         if isinstance(message, FrameMessage):
-            self.steps_done, self.stylize_s = message.step, message.elapsed_s
+            self.pace.frame(message.step, message.elapsed_s)
         kind = ("frame" if isinstance(message, FrameMessage) else
                 "last" if isinstance(message, (Done, Error)) else "other")
         self.loop.call_soon_threadsafe(self._deliver, message.model_dump_json(), kind, droppable)

@@ -1,10 +1,11 @@
 """How long a waiting job will wait: the work ahead of it, at the pace jobs have been going.
 
 A step costs about the same per pixel at one size, so a job's work is its steps times its output
-pixels. A running job that has sent a frame is timed by its own pace; a job not yet started is
-timed by the median pace (seconds per step-pixel) of the last RECENT jobs, or by the running
-jobs' pace before any job has ended. No pace at all (the first job of a fresh process): no
-estimate.
+pixels. A running job that has sent a frame is timed by its own recent pace (seconds per step over
+its last epochs, smoothed: its first epoch carries the set-up, so it counts only until a second
+one ends); a job not yet started is timed by the median pace (seconds per step-pixel) of the last
+RECENT jobs, or by the running jobs' pace before any job has ended. No pace at all (the first job
+of a fresh process): no estimate.
 """
 
 from __future__ import annotations
@@ -12,16 +13,35 @@ from __future__ import annotations
 import statistics
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 RECENT = 8
 
 
+@dataclass
+class Pace:
+    """A running job's seconds per step: its first epoch's until a later epoch ends (the first
+    carries the set-up), then a running mean of the later ones, the newest weighing half."""
+
+    steps: int = 0
+    seconds: float = 0.0  # since the job's first step, at `steps`
+    per_step: float | None = None
+    settled: bool = False  # an epoch after the first has been timed
+
+    def frame(self, steps: int, seconds: float) -> None:
+        if steps <= self.steps or seconds <= self.seconds:
+            return
+        latest = (seconds - self.seconds) / (steps - self.steps)
+        self.per_step = (self.per_step + latest) / 2 if self.settled and self.per_step else latest
+        self.settled = self.steps > 0
+        self.steps, self.seconds = steps, seconds
+
+
 class Timed(Protocol):
     total_steps: int
     pixels: int
-    steps_done: int
-    stylize_s: float  # seconds from the job's first step to its newest frame
+    pace: Pace
 
 
 class WaitEstimate:
@@ -52,10 +72,11 @@ class WaitEstimate:
 
 
 def _own_pace(job: Timed) -> float | None:
-    work = job.steps_done * job.pixels
-    return job.stylize_s / work if work > 0 and job.stylize_s > 0 else None
+    """Seconds per step-pixel of the job's own recent steps."""
+    per_step = job.pace.per_step
+    return per_step / job.pixels if per_step and job.pixels > 0 else None
 
 
 def _remaining_s(job: Timed, pace: float) -> float:
     own = _own_pace(job)
-    return (job.total_steps - job.steps_done) * job.pixels * (own if own is not None else pace)
+    return (job.total_steps - job.pace.steps) * job.pixels * (own if own is not None else pace)
