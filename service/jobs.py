@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from . import metrics
 from .protocol import Accepted, Done, Error, FrameMessage, Queued
+from .waits import Pace, WaitEstimate
 
 log = logging.getLogger("nst.jobs")
 
@@ -140,6 +141,9 @@ class Job:
     stop_flag: StopFlag = field(default_factory=threading.Event, repr=False)
     steering: SteerHandle | None = field(default=None, repr=False)
     client: str = ""  # who asked (an address), for NST_MAX_JOBS_PER_CLIENT
+    total_steps: int = 0  # with pixels (of the output) and its pace: the wait estimate
+    pixels: int = 0
+    pace: Pace = field(default_factory=Pace, repr=False)
     accepted: Accepted | None = field(default=None, repr=False)
     follower: Outbox | None = field(default=None, repr=False)
     newest_frame: str | None = field(default=None, repr=False)
@@ -152,6 +156,8 @@ class Job:
         Serialised here, so a frame's JPEG or an inline PNG is encoded off the event loop."""
         if isinstance(message, Error):
             metrics.ERRORS.labels(message.code).inc()
+        if isinstance(message, FrameMessage):
+            self.pace.frame(message.step, message.elapsed_s)
         kind = ("frame" if isinstance(message, FrameMessage) else
                 "last" if isinstance(message, (Done, Error)) else "other")
         self.loop.call_soon_threadsafe(self._deliver, message.model_dump_json(), kind, droppable)
@@ -164,16 +170,17 @@ class Job:
         if self.follower is not None:
             self.follower.put(text, droppable)
 
-    def attach(self, outbox: Outbox) -> None:
-        """`outbox` follows the job from now on: `accepted` (with the position now), the newest
-        frame, and the last message if the job has ended. A previous follower is told."""
+    def attach(self, outbox: Outbox, wait_s: float | None = None) -> None:
+        """`outbox` follows the job from now on: `accepted` (with the position and wait now), the
+        newest frame, and the last message if the job has ended. A previous follower is told."""
         previous, self.follower = self.follower, outbox
         if previous is not None and previous is not outbox:
             previous.put(Error(code="taken_over", job_id=self.id, message=(
                 f"another connection attached to job {self.id}; this one no longer follows it"
             )).model_dump_json())
         if self.accepted is not None:
-            outbox.put(self.accepted.model_copy(update={"position": self.position})
+            outbox.put(self.accepted.model_copy(update={"position": self.position,
+                                                        "wait_s": wait_s})
                        .model_dump_json())
         if self.newest_frame is not None:
             outbox.put(self.newest_frame, droppable=self.last_message is None)
@@ -228,12 +235,20 @@ class JobManager:
         self._running: set[Job] = set()
         self._tasks: dict[Job, asyncio.Task] = {}
         self._jobs: dict[str, Job] = {}  # every job not yet forgotten, by id
+        self._waits = WaitEstimate()
 
     def find(self, job_id: str, resume_token: str) -> Job | None:
         """The job with this id if the token is its own; None alike for an unknown id and a wrong
         token, so an answer tells nothing about other people's jobs."""
         job = self._jobs.get(job_id)
         return job if job is not None and job.token_matches(resume_token) else None
+
+    def wait_s(self, job: Job) -> float | None:
+        """The estimated seconds until a waiting job starts (0 once it runs)."""
+        if job not in self._waiting:
+            return 0.0
+        ahead = list(self._waiting)[:self._waiting.index(job)]
+        return self._waits.wait_s(self._running, ahead, self.slots)
 
     @property
     def running(self) -> int:
@@ -336,7 +351,7 @@ class JobManager:
             started = True
             if job is not notify:
                 job.position = 0
-                job.emit(Queued(job_id=job.id, position=0))
+                job.emit(Queued(job_id=job.id, position=0, wait_s=0.0))
             else:
                 job.position = 0
         if started:
@@ -347,7 +362,8 @@ class JobManager:
             if job.position != position:
                 job.position = position
                 if job is not skip:
-                    job.emit(Queued(job_id=job.id, position=position))
+                    job.emit(Queued(job_id=job.id, position=position,
+                                    wait_s=self.wait_s(job)))
 
     async def _run(self, job: Job) -> None:
         try:
@@ -357,6 +373,7 @@ class JobManager:
             job.emit(Error(code="internal", job_id=job.id,
                            message=f"job {job.id} failed unexpectedly; the server log has details"))
         finally:
+            self._waits.job_ended(job)
             self._ended(job)
             self._running.discard(job)
             self._tasks.pop(job, None)

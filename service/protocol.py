@@ -137,6 +137,7 @@ class Accepted(_Message):
     job_id: str
     resume_token: str
     position: int
+    wait_s: float | None = None  # as in Queued
     model: Model
     output_size: OutputSize
     epochs: int
@@ -145,11 +146,13 @@ class Accepted(_Message):
 
 
 class Queued(_Message):
-    """The job's queue position changed; 0 means it has just started."""
+    """The job's queue position changed; 0 means it has just started. `wait_s`: the server's
+    estimate of the seconds until it starts (None before any job has set a pace)."""
 
     type: Literal["queued"] = "queued"
     job_id: str
     position: int
+    wait_s: float | None = None
 
 
 class Losses(_Message):

@@ -153,7 +153,7 @@ class StylizeSocket:
             return None
         log.info("event=job_attached job_id=%s state=%s taken_over=%s", job.id, job.state,
                  job.follower is not None and job.follower is not outbox)
-        job.attach(outbox)
+        job.attach(outbox, self.jobs.wait_s(job))
         return job
 
     async def _start(self, start: Start, outbox: Outbox, client: str) -> Job | None:
@@ -182,7 +182,8 @@ class StylizeSocket:
         job = Job(id=uuid.uuid4().hex, resume_token=secrets.token_urlsafe(24),
                   created_at=utc_now(), loop=asyncio.get_running_loop(), stop_flag=RemoteStop(),
                   steering=RemoteSteering(len(request.styles)),
-                  work=lambda job: self.runner.run(job, request), follower=outbox, client=client)
+                  work=lambda job: self.runner.run(job, request), follower=outbox, client=client,
+                  total_steps=request.params.total_steps, pixels=request.width * request.height)
         job.steering.on_applied = lambda step, changes: job.emit(
             Steered(job_id=job.id, step=step + 1, changes=changes))
         try:
@@ -212,6 +213,7 @@ class StylizeSocket:
         metrics.JOBS_ACCEPTED.inc()
         job.accepted = Accepted(
             job_id=job.id, resume_token=job.resume_token, position=position,
+            wait_s=self.jobs.wait_s(job),
             model=protocol.Model(**self.readiness.engine.model.as_dict()),
             output_size=protocol.OutputSize(width=request.width, height=request.height),
             epochs=params.epochs, steps_per_epoch=params.steps_per_epoch,

@@ -1,6 +1,7 @@
 """`nst web`: the Dash app. The browser talks protocol v2 straight to the service over the
 dash-extensions WebSocket; every frame is handled by clientside callbacks (web/assets/nst.js), so
-the Dash server only serves the page and the gallery."""
+the Dash server only serves the page, the gallery, downloads and the service's status
+(web/routes.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html
 from service.engine.params import KNOBS  # no TensorFlow
 from service.records import JobSummary
 
-from . import gallery
+from . import gallery, routes
 from .layout import build_layout, control_kind, dashed, knob_id
 from .settings import WebSettings
 
@@ -32,11 +33,14 @@ def create_app(settings: WebSettings) -> dash.Dash:
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
         update_title=None,
     )
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     app.layout = build_layout(settings)
+    routes.add_routes(app.server, settings)
     _upload_callbacks(app)
     _settings_callbacks(app)
     _job_callbacks(app)
     _gallery_callbacks(app, settings)
+    _delete_callback(app, settings)
     return app
 
 
@@ -58,6 +62,8 @@ def _upload_callbacks(app: dash.Dash) -> None:
             Output(f"{role}-upload", "className"),
             Input(f"{role}-upload", "contents"),
             State(f"{role}-upload", "filename"),
+            State(f"{role}-upload", "id"),
+            State(f"{role}-image", "data"),
             State("config", "data"),
             prevent_initial_call=True,
         )
@@ -65,6 +71,16 @@ def _upload_callbacks(app: dash.Dash) -> None:
 
 def _settings_callbacks(app: dash.Dash) -> None:
     for knob in KNOBS:
+        if control_kind(knob) == "slider":
+            app.clientside_callback(
+                _client("syncNumber"),
+                Output(knob_id(knob), "value"),
+                Output(f"{dashed(knob)}-input", "value"),
+                Input(knob_id(knob), "value"),
+                Input(f"{dashed(knob)}-input", "value"),
+                State("config", "data"),
+                prevent_initial_call=True,
+            )
         if control_kind(knob) == "log":
             app.clientside_callback(
                 _client("weightLabel"),
@@ -98,6 +114,24 @@ def _job_callbacks(app: dash.Dash) -> None:
         prevent_initial_call=True,
     )
     app.clientside_callback(
+        _client("resume"),
+        Output("job", "data", allow_duplicate=True),
+        Input("config", "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    app.clientside_callback(
+        _client("downloadResult"),
+        Output("download-button", "n_clicks"),
+        Input("download-button", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        _client("downloadFromGallery"),
+        Output({"type": "gallery-download", "index": ALL}, "n_clicks"),
+        Input({"type": "gallery-download", "index": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
         _client("cancel"),
         Output("job", "data", allow_duplicate=True),
         Input("cancel-button", "n_clicks"),
@@ -126,9 +160,10 @@ def _gallery_callbacks(app: dash.Dash, settings: WebSettings) -> None:
         Output("gallery-data", "data"),
         Input("gallery-refresh", "n_clicks"),
         Input("finished-job", "data"),
+        Input("deleted-job", "data"),
         State("tokens", "data"),
     )
-    def refresh_gallery(_clicks, _finished, tokens):
+    def refresh_gallery(_clicks, _finished, _deleted, tokens):
         started = time.perf_counter()
         try:
             results = gallery.fetch_results(settings, tokens if isinstance(tokens, list) else [])
@@ -160,10 +195,35 @@ def _gallery_callbacks(app: dash.Dash, settings: WebSettings) -> None:
         return True, f"Painting {gallery.when(item)}", gallery.detail(item)
 
 
+def _delete_callback(app: dash.Dash, settings: WebSettings) -> None:
+    @app.callback(
+        Output("deleted-job", "data"),
+        Output("gallery-modal", "is_open", allow_duplicate=True),
+        Output("gallery-status", "children", allow_duplicate=True),
+        Input({"type": "gallery-delete", "index": ALL}, "n_clicks"),
+        State("job-tokens", "data"),
+        prevent_initial_call=True,
+    )
+    def delete_result(clicks, job_tokens):
+        if not ctx.triggered_id or not any(clicks):
+            return dash.no_update, dash.no_update, dash.no_update
+        job_id = ctx.triggered_id["index"]
+        kept = job_tokens.get(job_id) if isinstance(job_tokens, dict) else None
+        token = kept.get("token") if isinstance(kept, dict) else None
+        try:
+            routes.delete_result(settings, job_id, token if isinstance(token, str) else "")
+        except routes.ServiceCallError as error:
+            log.warning("event=delete_failed job_id=%s error=%r", job_id, str(error))
+            return dash.no_update, True, f"Could not delete the painting: {error}."
+        log.info("event=deleted job_id=%s", job_id)
+        return job_id, False, "Painting deleted."
+
+
 def main() -> None:
     settings = WebSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # Werkzeug logs every request; the page polls nothing, but keep the log to our own events.
+    # Werkzeug logs every request, and each page asks /service-status every 3 s: keep the log to
+    # our own events.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_app(settings)
     log.info("event=web_started url=http://%s:%d service=%s api_key=%s", settings.host,

@@ -140,7 +140,10 @@ def detail(item: JobSummary) -> list:
                  for part in (html.Dt(label, className="col-sm-3"),
                               html.Dd(value, className="col-sm-9"))],
                 className="row small mt-3 mb-2"),
-        dbc.Button("Download PNG", href=item.url, color="success", external_link=True,
-                   target="_blank", rel="noopener", download=f"nst-{item.job_id}.png",
-                   id="gallery-download"),
+        html.Div([
+            dbc.Button("Download PNG", color="success",
+                       id={"type": "gallery-download", "index": item.job_id}),
+            dbc.Button("Delete", color="danger", outline=True,
+                       id={"type": "gallery-delete", "index": item.job_id}),
+        ], className="d-flex gap-2"),
     ]

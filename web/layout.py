@@ -56,9 +56,17 @@ def page_config(settings: WebSettings) -> dict:
         "socket_url": settings.browser_socket_url,
         "max_image_bytes": settings.max_upload_bytes,
         "max_image_mb": settings.max_upload_mb,
-        # How nst.js turns each control's value into the `start` message's field of that name.
+        # Uploads larger than a job can use are scaled down in the browser: photos to the job's
+        # size, paintings to the largest a brush scale can ask for (the service's own cap).
+        "max_size": settings.max_size,
+        "max_painting_size": 2 * settings.max_size,
+        # How nst.js turns each control's value into the `start` message's field of that name,
+        # and the range it checks a typed number against before Start.
         "knobs": {knob.name: {"control": control_kind(knob), "label": knob.label,
-                              "whole": knob.kind is int, "default": _control_default(knob)}
+                              "whole": knob.kind is int, "default": _control_default(knob),
+                              "dashed": dashed(knob), "minimum": knob.minimum,
+                              "maximum": getattr(settings, knob.limit) if knob.limit
+                              else knob.maximum}
                   for knob in KNOBS},
         "loss_figure": loss_figure(),
     }
@@ -117,6 +125,8 @@ def build_layout(settings: WebSettings) -> html.Div:
         dcc.Store(id="finished-job"),
         dcc.Store(id="gallery-data"),
         dcc.Store(id="tokens", storage_type="local"),  # resume tokens of this browser's jobs
+        dcc.Store(id="job-tokens", storage_type="local"),  # {job id: its resume token}
+        dcc.Store(id="deleted-job"),
         WebSocket(id="ws"),
     ])
 
@@ -126,9 +136,12 @@ def _navbar(settings: WebSettings) -> dbc.Navbar:
         dbc.Container([
             dbc.NavbarBrand([html.Span("nst", className="brand-mark"),
                              html.Span("live neural style transfer", className="brand-sub")]),
-            html.Span([html.Span(className="dot"),
-                       html.Span("model: shown when a job starts", id="model-info")],
-                      className="navbar-text model-info", title=settings.service_url),
+            # nst.js polls the service's /readyz (through /service-status) and keeps both current.
+            html.Span([html.Span(id="service-dot", className="dot is-unknown", role="img",
+                                 **{"aria-label": "service status unknown"}),
+                       html.Span("service: checking…", id="model-info")],
+                      className="navbar-text model-info", title=settings.service_url,
+                      role="status"),
         ]),
         color="dark", dark=True, class_name="mb-0",
     )
@@ -175,7 +188,7 @@ def _settings_card(settings: WebSettings) -> dbc.Card:
             dbc.Button("Reset to defaults", id="reset-advanced", color="link", size="sm",
                        class_name="px-0"),
         ], title="Advanced: loss weights, start, optimiser"),
-    ], start_collapsed=True, flush=True, class_name="advanced mb-3")
+    ], id="advanced-settings", start_collapsed=True, flush=True, class_name="advanced mb-3")
     return dbc.Card([
         dbc.CardHeader([html.Span("2", className="step-no"), "Settings"]),
         dbc.CardBody([
@@ -195,10 +208,16 @@ def _run_slider(knob: Knob, settings: WebSettings) -> html.Div:
     """A slider up to the service's limit (the same NST_MAX_* variable), at its default."""
     limit = getattr(settings, knob.limit)
     default = getattr(settings, f"default_{knob.name}", knob.default)
-    slider = dcc.Slider(id=knob_id(knob), min=knob.minimum, max=limit, step=1,
-                        value=min(default, limit),
-                        marks={knob.minimum: f"{knob.minimum:g}", limit: str(limit)})
-    return _control_row(knob, slider)
+    value = min(default, limit)
+    slider = dcc.Slider(id=knob_id(knob), min=knob.minimum, max=limit, step=1, value=value,
+                        marks={knob.minimum: f"{knob.minimum:g}", limit: str(limit)},
+                        allow_direct_input=False)
+    # The page's own number box (not the slider's, which clamps what it is given): nst.js checks
+    # what was typed and says what is allowed, and the slider follows only valid numbers.
+    number = dbc.Input(id=f"{dashed(knob)}-input", type="number", value=value, step=1,
+                       min=knob.minimum, max=limit, size="sm", class_name="run-number",
+                       inputmode="numeric")
+    return _control_row(knob, slider, number=number)
 
 
 def _advanced_control(knob: Knob) -> html.Div:
@@ -220,17 +239,24 @@ def _advanced_control(knob: Knob) -> html.Div:
     return _control_row(knob, control)
 
 
-def _control_row(knob: Knob, control, value_badge: bool = False) -> html.Div:
-    """Label, control and hint; the wrapper's id is the knob's name with dashes (`tv-weight`)."""
-    head = [dbc.Label(knob.label.capitalize(), class_name="mb-0 fw-semibold")]
+def _control_row(knob: Knob, control, value_badge: bool = False, number=None) -> html.Div:
+    """Label, control, hint and the place for its error; the wrapper's id is the knob's name with
+    dashes (`tv-weight`). nst.js names each control after the label (aria-label)."""
+    name = dashed(knob)
+    head = [dbc.Label(knob.label.capitalize(), id=f"{name}-label",
+                      html_for=f"{name}-input" if number is not None else None,
+                      class_name="mb-0 fw-semibold")]
     if value_badge:
-        head.append(html.Span(id=f"{dashed(knob)}-value",
-                              className="badge text-bg-light slider-value"))
+        head.append(html.Span(id=f"{name}-value", className="badge text-bg-light slider-value"))
+    if number is not None:
+        head.append(number)
     return html.Div([
-        html.Div(head, className="d-flex justify-content-between align-items-center"),
+        html.Div(head, className="d-flex justify-content-between align-items-center gap-2"),
         control,
-        html.Div(knob.help, className="form-text mt-0"),
-    ], id=dashed(knob), className="control-row")
+        html.Div(knob.help, id=f"{name}-help", className="form-text mt-0"),
+        html.Div(id=f"{name}-error", className="field-error small text-danger",
+                 **{"aria-live": "polite"}),
+    ], id=name, className="control-row")
 
 
 def _live_card() -> dbc.Card:
@@ -262,8 +288,9 @@ def _live_card() -> dbc.Card:
 def _result_panel() -> html.Div:
     return html.Div([
         html.Div([
-            dbc.Button("Download PNG", id="download-button", color="success", external_link=True,
-                       target="_blank", rel="noopener"),
+            # A click fetches the PNG through this web app (same origin, web/downloads.py) and
+            # saves it as nst-<job id>.png: browsers ignore `download` on another origin's link.
+            dbc.Button("Download PNG", id="download-button", color="success"),
             html.Div([html.Div("Job", className="small text-body-secondary"),
                       html.Code(id="job-id")], className="ms-3"),
         ], className="d-flex align-items-center flex-wrap gap-2"),
@@ -276,7 +303,7 @@ def _gallery_section() -> html.Div:
     return html.Div([
         html.Div([
             html.H2("Recent paintings", className="h5 mb-0"),
-            dbc.Button("Refresh", id="gallery-refresh", color="secondary", outline=True,
+            dbc.Button("Refresh", id="gallery-refresh", color="dark", outline=True,
                        size="sm"),
         ], className="d-flex justify-content-between align-items-center mb-2"),
         html.Div(id="gallery-status", className="small text-body-secondary"),

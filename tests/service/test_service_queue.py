@@ -63,7 +63,8 @@ def test_a_second_client_waits_with_its_position_and_a_third_is_told_busy(strict
         first.send(json.dumps({"type": "cancel"}))
         assert is_cancelled(receive_until(first)[-1])
         messages = receive_until(second, timeout_s=PROMPT_S)
-        assert messages[0] == {"type": "queued", "job_id": waiting["job_id"], "position": 0}
+        assert messages[0] == {"type": "queued", "job_id": waiting["job_id"], "position": 0,
+                               "wait_s": 0.0}
         assert {m["type"] for m in messages[1:-1]} == {"frame"} and messages[-2]["epoch"] == 2
         assert messages[-1]["type"] == "done" and messages[-1]["job_id"] == waiting["job_id"]
 
@@ -87,3 +88,32 @@ def test_cancelling_a_queued_job_takes_it_out_of_the_queue(strict_server, pictur
         assert ready["queued"] == 0 and ready["running"] == 1
         first.send(json.dumps({"type": "cancel"}))
         assert is_cancelled(receive_until(first)[-1])
+
+
+def test_a_waiting_job_is_told_its_wait_within_half_of_the_real_one(service_server, pictures):
+    """The running job's own pace times its steps left, plus the work of the jobs between."""
+    running_job = {"epochs": 12, "steps_per_epoch": 10, "size": 64}
+    with open_socket(service_server.ws_url) as first, \
+            open_socket(service_server.ws_url) as second, \
+            open_socket(service_server.ws_url) as third:
+        first.send(start(pictures.content, pictures.style, **running_job))
+        assert receive(first)["position"] == 0
+        for _ in range(3):  # a pace from a few epochs, the first one's set-up diluted
+            assert receive(first)["type"] == "frame"
+        second.send(start(pictures.content, pictures.style, **SHORT))
+        waiting = receive(second)
+        accepted_at = time.monotonic()
+        third.send(start(pictures.content, pictures.style, **SHORT))
+        last = receive(third)
+        assert (waiting["position"], last["position"]) == (1, 2)
+        assert waiting["wait_s"] > 0 and last["wait_s"] > waiting["wait_s"]
+
+        started = receive_until(second, types=("queued",))[-1]
+        real_s = time.monotonic() - accepted_at
+        assert started["position"] == 0 and started["wait_s"] == 0
+        assert abs(waiting["wait_s"] - real_s) <= 0.5 * real_s, (waiting["wait_s"], real_s)
+        moved_up = receive(third)
+        assert moved_up["type"] == "queued" and moved_up["position"] == 1
+        assert 0 < moved_up["wait_s"] < last["wait_s"]
+        for socket in (first, second, third):
+            assert receive_until(socket)[-1]["type"] == "done"

@@ -3,8 +3,8 @@ tests/conftest.py), the Dash app (`python -m web.app`), and Debian's headless Ch
 Playwright.
 
 Our service differs from the shared `service_server` in what the page needs: it admits the Dash
-app's origin (NST_ALLOWED_ORIGINS), takes jobs long enough to cancel, and decodes at most
-MAX_PIXELS, so a picture the browser accepts can still get a real `bad_image` refusal.
+app's origin (NST_ALLOWED_ORIGINS) and takes jobs long enough to cancel. A strip of a picture the
+browser accepts still gets a real `bad_image` refusal: too thin for the network at the job's size.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ ARTIFACTS = ROOT / "artifacts" / "web"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-MAX_PIXELS = 300_000  # a 700x500 picture passes the browser's checks but not the service's
+MAX_PIXELS = 300_000
 # The limits both processes read, as `make run` gives them one environment.
 SHARED_LIMITS = ("NST_DEFAULT_SIZE", "NST_MAX_SIZE", "NST_MAX_EPOCHS", "NST_MAX_STEPS_PER_EPOCH",
                  "NST_MAX_UPLOAD_MB")
@@ -155,13 +155,22 @@ def _save(image: Image.Image, path: Path, longest: int, kind: str = "JPEG") -> P
     return path
 
 
+def _huge_photo(path: Path) -> Path:
+    """A 9000 x 9000 JPEG (81 million pixels, over the service's NST_MAX_PIXELS) of a few hundred
+    KB: a camera's panorama, as a person would drop it."""
+    small = _sample("tubingen.jpg", "astronaut").resize((90, 90))
+    small.resize((9000, 9000), Image.NEAREST).save(path, "JPEG", quality=60)
+    return path
+
+
 @dataclass(frozen=True)
 class Files:
     content: Path
     style: Path
     text_as_image: Path
-    too_many_pixels: Path
+    too_thin: Path
     too_large: Path
+    huge_photo: Path
 
 
 @pytest.fixture(scope="session")
@@ -178,7 +187,8 @@ def files(tmp_path_factory) -> Files:
         content=_save(_sample("tubingen.jpg", "astronaut"), folder / "tubingen.jpg", 96),
         style=_save(_sample("starry_night.jpg", "coffee"), folder / "starry_night.jpg", 96),
         text_as_image=text,
-        too_many_pixels=_save(_sample("shipwreck.jpg", "chelsea").resize((700, 500)),
-                              folder / "shipwreck-700x500.png", 700, "PNG"),
+        too_thin=_save(_sample("shipwreck.jpg", "chelsea").resize((640, 8)),
+                       folder / "shipwreck-strip.png", 640, "PNG"),
         too_large=folder / "huge.png",
+        huge_photo=_huge_photo(folder / "photo-9000x9000.jpg"),
     )

@@ -8,10 +8,14 @@ Screenshots of each stage land in artifacts/web/.
 
 from __future__ import annotations
 
+import io
 import re
 import time
+from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from devstack.processes import free_ports
@@ -59,6 +63,18 @@ def choose_job(page: Page, epochs: int, steps: int, size: int) -> None:
     set_number(page, "epochs", epochs)
     set_number(page, "steps-per-epoch", steps)
     set_number(page, "size", size)
+
+
+def saved_png(page: Page, button: str, job_id: str) -> Image.Image:
+    """Clicks a download button: the browser saves a file named nst-<job id>.png, a valid PNG."""
+    with page.expect_download() as download:
+        page.click(button)
+    assert download.value.suggested_filename == f"nst-{job_id}.png"
+    data = Path(download.value.path()).read_bytes()
+    assert data.startswith(PNG_MAGIC)
+    picture = Image.open(io.BytesIO(data))
+    picture.verify()
+    return Image.open(io.BytesIO(data))
 
 
 def status_alert(page: Page):
@@ -109,22 +125,23 @@ def test_a_job_paints_live_then_is_downloadable_and_in_the_gallery(page, web, fi
     frames = page.evaluate("window.__frames")
     painted = [src for src in frames if src.startswith("data:image/jpeg") and src != uploaded]
     assert len(set(painted)) >= 2, f"the frame changed {len(set(painted))} times"
+    # A point per frame received (a busy page may be sent only the newest of two frames), the
+    # last at the job's last step. Plotly redraws after the page took the frame: wait for it.
+    last_step = ("(() => { const x = document.querySelector('#loss-graph .js-plotly-plot')"
+                 ".data[0].x; return x[x.length - 1]; })()")
+    page.wait_for_function(f"{last_step} === 24", timeout=10_000)
     points = page.evaluate("window.__points")
-    assert max(points) == 3 and len({p for p in points if p > 0}) >= 2, points
+    assert max(points) == len(set(painted)) and len({p for p in points if p > 0}) >= 2, points
     expect(page.locator("#progress-text")).to_contain_text("Finished in")
     expect(page.locator("#progress")).to_contain_text("100%")
 
-    # The final image is the stored PNG, and the download button serves it.
+    # The final image is the stored PNG, and the download button saves it as nst-<job id>.png.
     job_id = page.inner_text("#job-id").strip()
     assert re.fullmatch(r"[0-9a-f]{32}", job_id)
-    href = page.get_attribute("#download-button", "href")
-    assert page.get_attribute("#frame-image", "src") == href
-    assert page.get_attribute("#download-button", "download") == f"nst-{job_id}.png"
     page.wait_for_function("document.getElementById('frame-image').naturalWidth > 0")
     shown_width = page.evaluate("document.getElementById('frame-image').naturalWidth")
     assert shown_width == 96
-    response = page.request.get(href)
-    assert response.ok and response.body().startswith(PNG_MAGIC)
+    assert saved_png(page, "#download-button", job_id).size[0] == 96
     expect(page.locator("#params-used")).to_contain_text("3 epochs × 8 steps")
     expect(page.locator("#params-used")).to_contain_text("vgg16")
     expect(page.locator("#start-button")).to_be_enabled()
@@ -141,9 +158,7 @@ def test_a_job_paints_live_then_is_downloadable_and_in_the_gallery(page, web, fi
     page.wait_for_function("document.querySelector('.gallery-full').naturalWidth > 0")
     page.wait_for_timeout(400)  # the modal's fade-in
     page.screenshot(path=artifacts / "05-gallery-open.png")
-    gallery_download = page.get_attribute("#gallery-download", "href")
-    response = page.request.get(gallery_download)
-    assert response.ok and response.body().startswith(PNG_MAGIC)
+    assert saved_png(page, f'[id*="gallery-download"][id*="{job_id}"]', job_id).size[0] == 96
     page.keyboard.press("Escape")
 
     page.set_viewport_size({"width": 390, "height": 844})
@@ -173,11 +188,13 @@ def test_a_second_page_waits_in_the_queue_and_cancel_frees_the_slot(page, browse
         choose_job(other, epochs=1, steps=2, size=64)
         other.click("#start-button")
         wait_phase(other, "queued", timeout_s=20)
-        expect(status_alert(other)).to_have_text("In the queue: 1 job ahead of yours.")
+        expect(status_alert(other)).to_contain_text(
+            re.compile(r"In the queue: 1 job ahead of yours, about \d+:\d\d to wait\."))
         other.screenshot(path=artifacts / "07-queued.png", full_page=True)
 
         clicked = time.monotonic()
         page.click("#cancel-button")
+        expect(status_alert(page)).to_contain_text("stops within one optimisation step")
         wait_phase(page, "cancelled", timeout_s=20)
         stopped_after_s = time.monotonic() - clicked
         expect(status_alert(page)).to_contain_text("Cancelled")
@@ -188,6 +205,12 @@ def test_a_second_page_waits_in_the_queue_and_cancel_frees_the_slot(page, browse
         expect(page.locator("#cancel-button")).to_be_disabled()
         page.screenshot(path=artifacts / "08-cancelled.png", full_page=True)
         assert stopped_after_s < 15
+        # The picture reached is kept: downloadable, and in the gallery marked cancelled.
+        expect(status_alert(page)).to_contain_text("kept the image it had reached")
+        job_id = page.inner_text("#job-id").strip()
+        assert saved_png(page, "#download-button", job_id).size[0] == 96
+        expect(page.locator(f'[id*="gallery-open"][id*="{job_id}"]')).to_contain_text(
+            "cancelled", timeout=15_000)
 
         # The freed slot goes to the waiting page, which runs to the end.
         wait_phase(other, "done")
@@ -195,12 +218,14 @@ def test_a_second_page_waits_in_the_queue_and_cancel_frees_the_slot(page, browse
         other_context.close()
 
 
-def test_the_gallery_shows_this_browsers_paintings_only(page, browser, web, files):
+def test_the_gallery_shows_this_browsers_paintings_only_each_deletable(page, browser, web, files,
+                                                                      service):
     open_page(page, web.url)
     job_id = paint_a_tiny_job(page, files)
     # The browser keeps the job's token: after a reload its gallery still shows the painting.
     page.reload()
-    expect(page.locator(f'[id*="{job_id}"]')).to_be_visible(timeout=15_000)
+    card = page.locator(f'[id*="gallery-open"][id*="{job_id}"]')
+    expect(card).to_be_visible(timeout=15_000)
 
     # Another visitor's browser holds no token of it: the painting is not in its gallery.
     stranger_context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -212,8 +237,19 @@ def test_the_gallery_shows_this_browsers_paintings_only(page, browser, web, file
     finally:
         stranger_context.close()
 
+    # Its owner deletes it: gone from the gallery, and from the service (/v1 answers 404).
+    card.click()
+    page.click(f'[id*="gallery-delete"][id*="{job_id}"]')
+    expect(page.locator(".modal.show")).to_have_count(0)
+    expect(card).to_have_count(0, timeout=15_000)
+    token = page.evaluate(f"JSON.parse(localStorage.getItem('job-tokens'))['{job_id}'].token")
+    response = page.request.get(f"{service.http_url}/v1/jobs/{job_id}",
+                                headers={"X-NST-Token": token})
+    assert response.status == 404
 
-def test_a_text_file_gets_a_message_and_nothing_is_sent(page, web, files, artifacts):
+
+def test_a_wrong_file_gets_a_message_keeps_the_image_and_nothing_is_sent(page, web, files,
+                                                                         artifacts):
     sockets = []
     page.on("websocket", lambda socket: sockets.append(socket.url))
     open_page(page, web.url)
@@ -222,30 +258,43 @@ def test_a_text_file_gets_a_message_and_nothing_is_sent(page, web, files, artifa
     expect(page.locator("#content-feedback")).to_have_text(
         "notes.png is not an image nst can use: choose a PNG, JPEG or WebP file.")
     expect(page.locator("#content-upload .upload-box")).to_have_class(re.compile("is-invalid"))
-    upload(page, "style", files.too_large)
-    expect(page.locator("#style-feedback")).to_contain_text("over the limit of 2 MB")
-    page.screenshot(path=artifacts / "09-wrong-files.png", full_page=True)
-
     page.click("#start-button")
     expect(status_alert(page)).to_have_text("Add a photo and a painting first.")
-    assert sockets == []
 
-    # A good file replaces the message.
+    # A 3.6 MB painting, over the 2 MB limit, is scaled to what a job can use (2 x NST_MAX_SIZE)
+    # in the browser, and fits.
+    upload(page, "style", files.too_large)
+    expect(page.locator("#style-info")).to_contain_text("huge.png · 1100×1100 px → 512×512 px")
+    expect(page.locator("#style-feedback")).to_be_empty()
+    expect(status_alert(page)).to_have_text("Add a photo first.")
+    page.screenshot(path=artifacts / "09-wrong-files.png", full_page=True)
+
+    # A good file replaces the message, and the alert about the missing image goes.
     upload(page, "content", files.content)
     expect(page.locator("#content-feedback")).to_be_empty()
     expect(page.locator("#content-upload .upload-box")).to_have_class(re.compile("has-image"))
+    expect(status_alert(page)).to_be_hidden()
+    good_photo = page.get_attribute("#content-preview", "src")
+
+    # A wrong file after a good one is refused beside the slot, and the good image stays.
+    upload(page, "content", files.text_as_image)
+    expect(page.locator("#content-feedback")).to_contain_text("notes.png is not an image")
+    assert page.get_attribute("#content-preview", "src") == good_photo
+    expect(page.locator("#content-info")).to_contain_text("tubingen.jpg")
+    assert sockets == []
 
 
 def test_a_service_refusal_is_shown_and_the_page_recovers(page, web, files, artifacts):
     open_page(page, web.url)
-    upload(page, "content", files.too_many_pixels)  # fine for the browser, too big for the service
+    upload(page, "content", files.too_thin)  # fine for the browser; 64x1 px at the job's size
     upload(page, "style", files.style)
-    expect(page.locator("#content-info")).to_contain_text("700×500 px")
+    expect(page.locator("#content-info")).to_contain_text("640×8 px")
     choose_job(page, epochs=1, steps=2, size=64)
     page.click("#start-button")
     wait_phase(page, "error")
-    expect(status_alert(page)).to_contain_text("The service could not use an image: content")
-    expect(status_alert(page)).to_contain_text("pixel")
+    # In the page's words: the Photo, not the protocol's `content`.
+    expect(status_alert(page)).to_contain_text(
+        "The service could not use an image: Photo: the photo is 64x1 px")
     expect(page.locator("#start-button")).to_be_enabled()
     page.screenshot(path=artifacts / "10-service-refused.png", full_page=True)
 
@@ -305,13 +354,21 @@ def test_with_an_api_key_jobs_run_and_a_service_that_dies_mid_job_is_explained(
     open_page(page, running.url)
     expect(page.locator("#gallery-status")).not_to_contain_text("answered 401")
     job_id = paint_a_tiny_job(page, files)
+    # The header shows the service's model (from its /readyz, no job needed) with a green dot.
+    expect(page.locator("#model-info")).to_have_text("model: vgg16 · offline weights")
+    expect(page.locator("#service-dot")).to_have_class(re.compile("is-up"))
 
-    # The service process dies while it paints: the page says so and can start again.
+    # The service process dies while it paints: the page says so and can start again, and the
+    # header's dot turns red within 10 s.
     choose_job(page, epochs=30, steps=25, size=96)
     page.evaluate(WATCH_LIVE_VIEW)
     page.click("#start-button")
     page.wait_for_function(f"{PAINTED} >= 1", timeout=60_000)
     keyed.process.kill()
+    killed = time.monotonic()
+    expect(page.locator("#service-dot")).to_have_class(re.compile("is-down"), timeout=10_000)
+    assert time.monotonic() - killed < 10
+    expect(page.locator("#model-info")).to_contain_text("service unavailable")
     wait_phase(page, "error", timeout_s=20)
     expect(status_alert(page)).to_contain_text(
         "The connection to the service dropped before the job finished")
@@ -319,3 +376,163 @@ def test_with_an_api_key_jobs_run_and_a_service_that_dies_mid_job_is_explained(
     expect(page.locator("#start-button")).to_be_enabled()
     expect(page.locator("#cancel-button")).to_be_disabled()
     page.screenshot(path=artifacts / "13-service-died.png", full_page=True)
+
+
+def test_a_reload_mid_run_follows_the_job_again_to_done(page, web, files, artifacts):
+    open_page(page, web.url)
+    upload(page, "content", files.content)
+    upload(page, "style", files.style)
+    choose_job(page, epochs=30, steps=10, size=64)
+    page.evaluate(WATCH_LIVE_VIEW)
+    page.click("#start-button")
+    page.wait_for_function(f"{PAINTED} >= 1", timeout=60_000)
+    job_id = re.search(r"[?&]job=([0-9a-f]{32})", page.url).group(1)
+    page.screenshot(path=artifacts / "14-before-reload.png", full_page=True)
+
+    page.reload()
+    expect(page.locator("#phase-badge")).to_have_text(re.compile("connecting|painting"))
+    page.wait_for_selector("#loss-graph .js-plotly-plot")
+    page.evaluate(WATCH_LIVE_VIEW)
+    page.wait_for_function("window.__frames.length >= 2", timeout=60_000)
+    page.screenshot(path=artifacts / "15-reloaded.png", full_page=True)
+    wait_phase(page, "done")
+    expect(page.locator("#progress-text")).to_contain_text("Finished in")
+    assert page.inner_text("#job-id").strip() == job_id
+    assert len(set(page.evaluate("window.__frames"))) >= 2, "no frame arrived after the reload"
+    assert saved_png(page, "#download-button", job_id).size[0] == 64
+    expect(page.locator(f'[id*="{job_id}"]').first).to_be_visible(timeout=15_000)
+
+    # Another browser given the address cannot follow a job it holds no token of.
+    stranger = page.context.browser.new_context()
+    try:
+        other = stranger.new_page()
+        open_page(other, f"{web.url}?job={job_id}")
+        expect(status_alert(other)).to_contain_text("did not start")
+        assert "job=" not in other.url
+    finally:
+        stranger.close()
+
+
+def test_a_9000_pixel_photo_is_scaled_in_the_browser_and_runs(page, web, files):
+    sent = []
+    page.on("websocket", lambda socket: socket.on("framesent", lambda frame: sent.append(
+        len(frame) if isinstance(frame, (str, bytes)) else 0)))
+    open_page(page, web.url)
+    upload(page, "content", files.huge_photo)
+    expect(page.locator("#content-info")).to_contain_text(
+        "photo-9000x9000.jpg · 9000×9000 px → 256×256 px", timeout=30_000)
+    upload(page, "style", files.style)
+    choose_job(page, epochs=1, steps=2, size=64)
+    page.click("#start-button")
+    wait_phase(page, "done")
+    expect(status_alert(page)).to_be_hidden()
+    # The photo went at the job's 64 px: the whole start message is a few KB.
+    assert sent and max(sent) < 40_000, sent
+
+
+def test_an_invalid_field_blocks_start_with_the_range_beside_it(page, web, files):
+    sockets = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
+    open_page(page, web.url)
+    upload(page, "content", files.content)
+    upload(page, "style", files.style)
+    set_number(page, "epochs", 3)
+
+    box = page.locator("#epochs-input")
+    box.fill("-5")
+    expect(page.locator("#epochs-error")).to_have_text(
+        "Epochs must be a whole number from 1 to 30, not -5.")
+    expect(box).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#epochs [role=slider]")).to_have_attribute("aria-valuenow", "3")
+    box.fill("2.5")
+    expect(page.locator("#epochs-error")).to_contain_text("not 2.5")
+    page.click("#start-button")
+    expect(status_alert(page)).to_contain_text("Start needs a valid setting: epochs")
+    expect(box).to_have_value("2.5")  # never changed behind the person's back
+    box.fill("")
+    expect(page.locator("#epochs-error")).to_have_text(
+        "Epochs must be a whole number from 1 to 30; it is empty.")
+
+    # A field in the closed Advanced section: Start opens it and shows the field.
+    box.fill("2")
+    expect(page.locator("#epochs-error")).to_be_empty()
+    page.evaluate("""() => {
+        const seed = document.querySelector('#seed input');
+        const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+        setter.call(seed, '3.7');
+        seed.dispatchEvent(new Event('input', {bubbles: true}));
+    }""")
+    page.click("#start-button")
+    expect(page.locator("#seed-error")).to_have_text(
+        "Seed must be a whole number of 0 or more, not 3.7.")
+    expect(page.locator("#seed input")).to_be_visible()
+    expect(page.locator("#seed input")).to_be_focused()
+    assert sockets == []
+
+    page.locator("#seed input").fill("7")
+    expect(page.locator("#seed-error")).to_be_empty()
+    expect(page.locator("#epochs [role=slider]")).to_have_attribute("aria-valuenow", "2")
+    set_number(page, "steps-per-epoch", 2)
+    set_number(page, "size", 64)
+    page.click("#start-button")
+    wait_phase(page, "done")
+    expect(page.locator("#params-used")).to_contain_text("2 epochs × 2 steps")
+
+
+def serious_accessibility_problems(page: Page) -> list[str]:
+    """axe-core's violations of impact serious or critical, one line each."""
+    found = Axe().run(page).response["violations"]
+    return [f"{v['id']} ({v['impact']}): {v['help']}: "
+            + "; ".join(node["target"][0] if isinstance(node["target"][0], str)
+                        else str(node["target"]) for node in v["nodes"][:3])
+            for v in found if v["impact"] in ("serious", "critical")]
+
+
+def tab_to(page: Page, selector: str, presses: int = 80) -> None:
+    """Presses Tab until the focus is on `selector` (or inside it), as a keyboard user would."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => !!document.activeElement && !!document.activeElement.closest(s)",
+                         selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_keyboard_alone_uploads_starts_cancels_and_downloads_and_axe_finds_nothing_serious(
+        page, web, files, artifacts):
+    open_page(page, web.url)
+    problems = serious_accessibility_problems(page)
+    assert problems == [], "\n".join(problems)
+    # Listening from the start: the browser's file dialog is intercepted before any key is pressed.
+    choose = {}
+    page.on("filechooser", lambda chooser: chooser.set_files(str(choose["file"])))
+    for role, path in (("content", files.content), ("style", files.style)):
+        tab_to(page, f"#{role}-upload")
+        assert page.evaluate("document.activeElement.type") == "file", role
+        choose["file"] = path
+        page.keyboard.press("Enter")
+        expect(page.locator(f"#{role}-info")).to_contain_text(path.name)
+    for field, value in (("epochs", "30"), ("steps-per-epoch", "25"), ("size", "96")):
+        tab_to(page, f"#{field}-input")
+        page.keyboard.press("Control+A")
+        page.keyboard.type(value)
+        expect(page.locator(f"#{field} [role=slider]")).to_have_attribute("aria-valuenow", value)
+
+    page.evaluate(WATCH_LIVE_VIEW)
+    tab_to(page, "#start-button")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"{PAINTED} >= 1", timeout=60_000)
+    problems = serious_accessibility_problems(page)
+    assert problems == [], "\n".join(problems)
+    tab_to(page, "#cancel-button")
+    page.keyboard.press("Enter")
+    wait_phase(page, "cancelled", timeout_s=20)
+    job_id = page.inner_text("#job-id").strip()
+    tab_to(page, "#download-button")
+    with page.expect_download() as download:
+        page.keyboard.press("Enter")
+    assert download.value.suggested_filename == f"nst-{job_id}.png"
+    assert Path(download.value.path()).read_bytes().startswith(PNG_MAGIC)
+    problems = serious_accessibility_problems(page)
+    assert problems == [], "\n".join(problems)
+    page.screenshot(path=artifacts / "16-keyboard-cancelled.png", full_page=True)

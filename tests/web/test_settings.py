@@ -93,3 +93,13 @@ def test_the_page_is_told_the_socket_url_and_the_upload_limit(monkeypatch):
     assert config["max_image_bytes"] == 3 * 1024 * 1024
     app = create_app(web)
     assert app.title == "nst · live style transfer"
+
+
+def test_the_page_is_told_each_typed_numbers_range_and_the_sizes_it_scales_uploads_to(monkeypatch):
+    web = settings(monkeypatch, NST_MAX_EPOCHS="7", NST_MAX_SIZE="640")
+    config = layout.page_config(web)
+    epochs, seed, scale = (config["knobs"][name] for name in ("epochs", "seed", "style_scale"))
+    assert (epochs["minimum"], epochs["maximum"], epochs["whole"]) == (1, 7, True)
+    assert (seed["minimum"], seed["maximum"], seed["dashed"]) == (0, None, "seed")
+    assert (scale["minimum"], scale["maximum"], scale["whole"]) == (0.25, 4.0, False)
+    assert (config["max_size"], config["max_painting_size"]) == (640, 1280)

@@ -5,7 +5,9 @@
  * protocol v2's `start` once the socket is open, and every server message updates the page here,
  * with dash_clientside.set_props, so a frame never makes a round trip through the Dash server.
  * Each job's resume_token is kept in the browser (the "tokens" Store, in localStorage): results
- * are private to their tokens, and the gallery lists the ones this browser holds.
+ * are private to their tokens, and the gallery lists the ones this browser holds. The running
+ * job's id is in the address (`?job=<id>`) and its token in the "job-tokens" Store, so a reload,
+ * or the address opened again in this browser, attaches to the job again.
  */
 (function () {
     "use strict";
@@ -25,6 +27,8 @@
         cancelling: ["cancelling", "warning"], done: ["done", "success"],
         cancelled: ["cancelled", "secondary"], failed: ["error", "danger"],
     };
+    const ROLE_TITLES = {content: "Photo", style: "Painting"};
+    const STATUS_EVERY_MS = 3000;  // the header's dot turns red within a poll and a timeout
     const ERROR_TITLES = {
         bad_request: "The service refused the settings",
         bad_image: "The service could not use an image",
@@ -39,6 +43,9 @@
     // The job this page follows. Plain state of the page, not Dash props: frames go straight to
     // the DOM through set_props, and the loss history only grows by one point per frame.
     let job = {phase: "idle"};
+    const images = {content: false, style: false};  // which slots hold an image
+    let missingShown = false;  // the alert says an image is missing: it goes once both are in
+    let pageConfig = null;
 
     const set = (id, props) => window.dash_clientside.set_props(id, props);
 
@@ -52,11 +59,18 @@
         return Object.assign({phase: name, job_id: job.id || null}, extra || {});
     }
 
-    function status(text, color) {
+    // Errors (and a warning that needs the person, `scroll`) are scrolled into view.
+    function status(text, color, scroll) {
         if (!text) {
             set("status-alert", {is_open: false});
         } else {
             set("status-alert", {children: text, color: color || "info", is_open: true});
+            if (color === "danger" || scroll) {
+                setTimeout(() => {
+                    const alert = document.getElementById("status-alert");
+                    if (alert) alert.scrollIntoView({behavior: "smooth", block: "nearest"});
+                }, 50);
+            }
         }
     }
 
@@ -98,18 +112,36 @@
         });
     }
 
-    async function readUpload(contents, filename, config) {
+    // Paints `dataUri` (`size` px) on a canvas with its longer side at `longest`: a photo larger
+    // than the job, or a painting larger than any brush scale needs, is sent no larger than used.
+    async function downscale(dataUri, size, longest, kind) {
+        const scale = longest / Math.max(size.width, size.height);
+        const width = Math.max(1, Math.round(size.width * scale));
+        const height = Math.max(1, Math.round(size.height * scale));
+        const blob = await (await fetch(dataUri)).blob();
+        const bitmap = await createImageBitmap(blob, {resizeWidth: width, resizeHeight: height,
+                                                      resizeQuality: "high"});
+        const canvas = document.createElement("canvas");
+        canvas.width = width;
+        canvas.height = height;
+        canvas.getContext("2d").drawImage(bitmap, 0, 0);
+        bitmap.close();
+        const data = kind === "PNG" ? canvas.toDataURL("image/png")
+            : canvas.toDataURL("image/jpeg", 0.92);
+        return {data, width, height};
+    }
+
+    async function readUpload(contents, filename, uploadId, previous, config) {
+        const noUpdate = window.dash_clientside.no_update;
+        const role = uploadId.replace(/-upload$/, "");
         const name = filename || "This file";
-        const rejected = (message) => [null, null, "", message, "upload-box is-invalid"];
-        if (!contents) return [null, null, "", "", "upload-box"];
-        const bytes = base64Bytes(contents);
+        // A rejected file leaves the image already in the slot, and says why beside it.
+        const box = previous ? "upload-box has-image is-invalid" : "upload-box is-invalid";
+        const rejected = (message) => [noUpdate, noUpdate, noUpdate, message, box];
+        if (!contents) return [noUpdate, noUpdate, noUpdate, noUpdate, noUpdate];
         const kind = imageKind(contents);
         if (!kind) {
             return rejected(`${name} is not an image nst can use: choose a PNG, JPEG or WebP file.`);
-        }
-        if (bytes > config.max_image_bytes) {
-            return rejected(`${name} is ${formatBytes(bytes)}, over the limit of ` +
-                            `${config.max_image_mb} MB: choose a smaller file.`);
         }
         let size;
         try {
@@ -117,8 +149,47 @@
         } catch (error) {
             return rejected(`${name} looks like a ${kind} file but cannot be read: it may be damaged.`);
         }
-        const info = `${name} · ${size.width}×${size.height} px · ${formatBytes(bytes)}`;
-        return [contents, contents, info, "", "upload-box has-image"];
+        const longest = role === "content" ? config.max_size : config.max_painting_size;
+        let data = contents;
+        let scaled = "";
+        if (Math.max(size.width, size.height) > longest) {
+            try {
+                const smaller = await downscale(contents, size, longest, kind);
+                data = smaller.data;
+                scaled = ` → ${smaller.width}×${smaller.height} px`;
+            } catch (error) {
+                return rejected(`${name} (${size.width}×${size.height} px) is too large for ` +
+                                "this browser to scale down: choose a smaller picture.");
+            }
+        }
+        const bytes = base64Bytes(data);
+        if (bytes > config.max_image_bytes) {
+            return rejected(`${name} is ${formatBytes(bytes)}, over the limit of ` +
+                            `${config.max_image_mb} MB: choose a smaller file.`);
+        }
+        images[role] = true;
+        if (missingShown) {
+            const missing = missingText();
+            status(missing, "warning");
+            missingShown = Boolean(missing);
+        }
+        const info = `${name} · ${size.width}×${size.height} px${scaled} · ` +
+                     `${formatBytes(base64Bytes(contents))}`;
+        return [data, data, info, "", "upload-box has-image"];
+    }
+
+    function missingText() {
+        if (!images.content && !images.style) return "Add a photo and a painting first.";
+        if (!images.content) return "Add a photo first.";
+        return images.style ? null : "Add a painting first.";
+    }
+
+    // The photo at the job's size: what the service would scale it to, sent no larger.
+    async function fitPhoto(content, longest) {
+        const kind = imageKind(content);
+        const size = await imageSize(content);
+        if (!longest || Math.max(size.width, size.height) <= longest) return content;
+        return (await downscale(content, size, longest, kind)).data;
     }
 
     // Settings -----------------------------------------------------------------------------------
@@ -164,25 +235,143 @@
         return knob.whole ? Math.round(number) : number;
     }
 
+    // Checking what was typed --------------------------------------------------------------------
+    // A number box holds what the person typed until they change it: a value out of range is
+    // marked beside its field with the range, and Start waits, instead of clamping or rounding.
+
+    const TYPED = new Set(["slider", "number"]);
+
+    function numberText(value) {
+        return Math.abs(value) >= 1e6 ? value.toExponential().replace("e+", "e") : String(value);
+    }
+
+    function rangeText(knob) {
+        const what = knob.whole ? "a whole number" : "a number";
+        if (knob.maximum === null || knob.maximum === undefined) {
+            return `${what} of ${numberText(knob.minimum)} or more`;
+        }
+        return `${what} from ${numberText(knob.minimum)} to ${numberText(knob.maximum)}`;
+    }
+
+    function numberBox(knob) {
+        return document.querySelector(`#${knob.dashed} input[type=number]`);
+    }
+
+    // What is wrong with the box's text, in one sentence; null when it is fine.
+    function fieldProblem(knob, box) {
+        const title = knob.label.charAt(0).toUpperCase() + knob.label.slice(1);
+        const raw = box.value.trim();
+        const must = `${title} must be ${rangeText(knob)}`;
+        if (box.validity && box.validity.badInput) return `${must}: what is typed is not a number.`;
+        if (raw === "") return knob.default === null ? null : `${must}; it is empty.`;
+        const number = Number(raw);
+        const outside = !Number.isFinite(number) || (knob.whole && !Number.isInteger(number)) ||
+            number < knob.minimum || (knob.maximum !== null && number > knob.maximum);
+        return outside ? `${must}, not ${raw}.` : null;
+    }
+
+    function markField(knob, problem) {
+        const box = numberBox(knob);
+        if (box) {
+            box.setAttribute("aria-invalid", problem ? "true" : "false");
+            box.setAttribute("aria-describedby", `${knob.dashed}-error ${knob.dashed}-help`);
+        }
+        set(`${knob.dashed}-error`, {children: problem || ""});
+    }
+
+    function checkField(knob) {
+        const box = numberBox(knob);
+        const problem = box ? fieldProblem(knob, box) : null;
+        markField(knob, problem);
+        return problem;
+    }
+
+    // Every typed field checked; the first wrong one is shown (its section opened) and focused.
+    function checkFields(config) {
+        const wrong = Object.values(config.knobs)
+            .filter((knob) => TYPED.has(knob.control))
+            .filter((knob) => checkField(knob) !== null);
+        if (!wrong.length) return true;
+        const first = wrong[0];
+        if (first.control !== "slider") set("advanced-settings", {active_item: "item-0"});
+        setTimeout(() => {
+            const box = numberBox(first);
+            if (!box) return;
+            box.scrollIntoView({behavior: "smooth", block: "center"});
+            box.focus({preventScroll: true});
+        }, 350);  // the accordion's opening
+        const names = wrong.map((knob) => knob.label).join(", ");
+        status(`Start needs ${wrong.length === 1 ? "a valid setting" : "valid settings"}: ` +
+               `${names} (marked beside the field).`, "danger");
+        return false;
+    }
+
+    function knobOfBox(box) {
+        const row = box.closest(".control-row");
+        if (!row || !pageConfig) return null;
+        return Object.values(pageConfig.knobs).find((knob) => knob.dashed === row.id) || null;
+    }
+
+    // Typing re-checks the field at once: a message goes as soon as its cause is gone.
+    document.addEventListener("input", (event) => {
+        const box = event.target;
+        if (!(box instanceof HTMLInputElement) || box.type !== "number") return;
+        const knob = knobOfBox(box);
+        if (knob && TYPED.has(knob.control)) checkField(knob);
+    }, true);
+
+    // A run setting's slider and its number box: the slider follows the box only when the box
+    // holds a valid number; the box follows the slider always.
+    function syncNumber(sliderValue, boxValue, config) {
+        const noUpdate = window.dash_clientside.no_update;
+        pageConfig = config;
+        const triggered = window.dash_clientside.callback_context.triggered[0];
+        if (!triggered) return [noUpdate, noUpdate];
+        const id = triggered.prop_id.slice(0, triggered.prop_id.lastIndexOf("."));
+        if (!id.startsWith("{")) {  // typed into the box `<dashed name>-input`
+            const knob = Object.values(config.knobs).find((k) => `${k.dashed}-input` === id);
+            const box = knob && numberBox(knob);
+            if (!box || fieldProblem(knob, box) !== null) return [noUpdate, noUpdate];
+            return [Number(box.value), noUpdate];
+        }
+        // Dragged: the box takes the slider's (valid) value, so its message goes.
+        const knob = config.knobs[JSON.parse(id).name];
+        if (knob) markField(knob, null);
+        return [noUpdate, sliderValue];
+    }
+
     // Start and cancel ---------------------------------------------------------------------------
 
-    function start(_clicks, content, style, values, ids, config) {
+    async function start(_clicks, content, style, values, ids, config) {
         const noUpdate = window.dash_clientside.no_update;
+        pageConfig = config;
         if (ACTIVE.has(job.phase)) return noUpdate;
+        images.content = Boolean(content);
+        images.style = Boolean(style);
         if (!content || !style) {
-            status(!content && !style ? "Add a photo and a painting first."
-                   : !content ? "Add a photo first." : "Add a painting first.", "warning");
+            status(missingText(), "warning", true);
+            missingShown = true;
             return noUpdate;
         }
+        if (!checkFields(config)) return noUpdate;
         const params = knobSettings(values, ids, config);
         job = {
             phase: "connecting",
-            message: JSON.stringify(Object.assign({type: "start", content, style}, params)),
             params: params,
             opened: false,
             history: {step: [], total: [], style: [], content: [], tv: []},
             figure: config.loss_figure,
         };
+        const starting = job;
+        phase("connecting");
+        let photo;
+        try {
+            photo = await fitPhoto(content, params.size);
+        } catch (error) {
+            photo = content;  // the service scales it down as it decodes
+        }
+        if (job !== starting) return noUpdate;
+        job.message = JSON.stringify(Object.assign({type: "start", content: photo, style}, params));
         resetView(content, config);
         status("Connecting to the service…", "info");
         if (window.innerWidth < 992) {  // stacked layout: the live view is below the settings
@@ -202,7 +391,10 @@
             return phase("cancelled");
         }
         set("ws", {send: JSON.stringify({type: "cancel"})});
-        status("Cancelling: the service stops after the current epoch…", "warning");
+        status(job.phase === "queued"
+            ? "Cancelling: the job leaves the queue at once."
+            : "Cancelling: the service stops within one optimisation step and keeps the picture " +
+              "reached so far, to download and in the gallery.", "warning");
         return phase("cancelling");
     }
 
@@ -260,20 +452,71 @@
         return handler ? handler(msg, config) : noUpdate;
     }
 
-    function keepToken(token) {
-        let tokens = [];
+    function stored(key, empty) {
         try {
-            tokens = JSON.parse(window.localStorage.getItem("tokens") || "[]") || [];
+            return JSON.parse(window.localStorage.getItem(key) || "null") || empty;
         } catch (error) {
-            tokens = [];
+            return empty;
         }
-        tokens = [token, ...tokens.filter((kept) => kept !== token)].slice(0, MAX_TOKENS);
-        set("tokens", {data: tokens});
+    }
+
+    // {job id: {token, params}} of this browser's jobs, newest last, for attach and downloads.
+    function jobTokens() {
+        return stored("job-tokens", {});
+    }
+
+    function keepToken(token, jobId, params) {
+        const tokens = stored("tokens", []);
+        const others = tokens.filter((kept) => kept !== token);
+        set("tokens", {data: [token, ...others].slice(0, MAX_TOKENS)});
+        const jobs = jobTokens();
+        delete jobs[jobId];
+        jobs[jobId] = {token, params: params || null};
+        const ids = Object.keys(jobs);
+        ids.slice(0, Math.max(0, ids.length - MAX_TOKENS)).forEach((id) => delete jobs[id]);
+        set("job-tokens", {data: jobs});
+    }
+
+    // The address names the job this page follows, so a reload finds it again.
+    function showJobInAddress(jobId) {
+        const address = new URL(window.location.href);
+        if (jobId) address.searchParams.set("job", jobId); else address.searchParams.delete("job");
+        window.history.replaceState(null, "", address.toString());
+    }
+
+    // On load: the job in the address, when this browser holds its token, is followed again.
+    function resume(config) {
+        const noUpdate = window.dash_clientside.no_update;
+        pageConfig = config;
+        watchService();
+        nameControls();
+        const jobId = new URLSearchParams(window.location.search).get("job");
+        if (!jobId || ACTIVE.has(job.phase)) return noUpdate;
+        const kept = jobTokens()[jobId];
+        if (!kept) {
+            showJobInAddress(null);
+            status("The address named a job this browser did not start, so it cannot follow " +
+                   "it. Start your own below.", "warning");
+            return noUpdate;
+        }
+        job = {
+            phase: "connecting", id: jobId, params: kept.params || {}, opened: false,
+            message: JSON.stringify({type: "attach", job_id: jobId, resume_token: kept.token}),
+            history: {step: [], total: [], style: [], content: [], tv: []},
+            figure: config.loss_figure,
+        };
+        resetView(null, config);
+        status("Following your job again…", "info");
+        set("ws", {url: config.socket_url});
+        return phase("connecting");
     }
 
     const HANDLERS = {
         accepted(msg) {
-            keepToken(msg.resume_token);
+            keepToken(msg.resume_token, msg.job_id, job.params);
+            showJobInAddress(msg.job_id);
+            job.params = Object.assign({epochs: msg.epochs, steps_per_epoch: msg.steps_per_epoch},
+                                       job.params);
             job.id = msg.job_id;
             job.epochs = msg.epochs;
             job.totalSteps = msg.total_steps;
@@ -282,10 +525,10 @@
             set("model-info", {children: `model: ${msg.model.backbone} · ${msg.model.weights} weights`});
             progress(0, job.totalSteps, `Epoch 0/${msg.epochs} · step 0/${msg.total_steps} · ` +
                      `${msg.output_size.width}×${msg.output_size.height} px`);
-            return queued(msg.position);
+            return queued(msg.position, msg.wait_s);
         },
         queued(msg) {
-            return queued(msg.position);
+            return queued(msg.position, msg.wait_s);
         },
         frame(msg) {
             if (job.phase === "queued" || job.phase === "connecting") phase("running");
@@ -309,7 +552,7 @@
             const url = msg.stored && msg.result ? msg.result.url : msg.image;
             set("frame-image", {src: url});
             set("frame-box", {className: "frame-box has-frame is-final"});
-            set("download-button", {href: url, download: `nst-${msg.job_id}.png`});
+            job.result = {id: msg.job_id, inline: msg.stored ? null : msg.image};
             set("job-id", {children: msg.job_id});
             set("params-used", {children: paramsText(config)});
             set("storage-note", {children: msg.stored ? "" :
@@ -329,6 +572,7 @@
         },
         error(msg) {
             closeSocket();
+            if (msg.code === "unknown_job" || msg.code === "taken_over") return lostJob(msg.code);
             const stopped = job.lastEpoch
                 ? `Stopped after epoch ${job.lastEpoch} of ${job.epochs}.` : "Nothing was painted.";
             set("progress-text", {children: stopped});
@@ -339,7 +583,7 @@
                 return phase("cancelled");
             }
             const title = ERROR_TITLES[msg.code] || "The service reported an error";
-            status(`${title}: ${msg.message}`, "danger");
+            status(`${title}: ${inPageWords(msg.message)}`, "danger");
             progressBar({animated: false, striped: false, color: "danger"});
             return phase("failed", {code: msg.code});
         },
@@ -356,10 +600,42 @@
         return phase("cancelled", {stored: msg.stored});
     }
 
-    function queued(position) {
+    // The service's field names as the page calls them: "content: ..." is the Photo's problem.
+    function inPageWords(message) {
+        return message
+            .replace(/^content\b/, "Photo")
+            .replace(/^styles\.(\d+)\.image\b/, (_, n) => `Painting ${Number(n) + 1}`)
+            .replace(/^style\b/, "Painting")
+            .replace(/\bthe content image\b/g, "the photo")
+            .replace(/\bthe style image\b/g, "the painting");
+    }
+
+    function lostJob(code) {
+        showJobInAddress(null);
+        set("progress-text", {children: ""});
+        progressBar({animated: false, striped: false, color: "secondary"});
+        status(code === "taken_over"
+            ? "Another tab or window follows this job now; this page stopped following it."
+            : "The job in the address is no longer running here (it ended a while ago, or the " +
+              "service restarted). A stored result is in the gallery below.", "secondary");
+        return phase("idle");
+    }
+
+    function queued(position, waitS) {
+        clearInterval(job.countdown);
         if (position > 0) {
-            status(`In the queue: ${plural(position, "job")} ahead of yours.`,
-                   "warning");
+            const until = typeof waitS === "number" ? Date.now() + waitS * 1000 : null;
+            const say = () => status(`In the queue: ${plural(position, "job")} ahead of yours` +
+                (until === null ? "." : `, about ${clock((until - Date.now()) / 1000)} to wait.`),
+                "warning");
+            say();
+            if (until !== null) {
+                const watched = job;
+                job.countdown = setInterval(() => {
+                    if (job === watched && job.phase === "queued") say();
+                    else clearInterval(watched.countdown);
+                }, 1000);
+            }
             return phase("queued", {position: position});
         }
         status("Painting: the first picture arrives after the first epoch.", "info");
@@ -370,9 +646,8 @@
 
     function resetView(content, config) {
         set("frame-image", {src: content});
-        set("frame-box", {className: "frame-box has-frame is-waiting"});
+        set("frame-box", {className: content ? "frame-box has-frame is-waiting" : "frame-box"});
         set("result-panel", {className: "result-panel mt-3 d-none"});
-        set("download-button", {href: null});
         set("loss-graph", {figure: config.loss_figure});
         progress(0, 1, "Waiting for the service…");
     }
@@ -422,7 +697,115 @@
         ].filter(Boolean).join(" · ");
     }
 
+    // Downloads ----------------------------------------------------------------------------------
+    // The PNG comes from this web app's /download/<id> (same origin, the token in a header), so
+    // the browser saves it under the name given here.
+
+    async function saveResult(jobId, inline) {
+        let blob;
+        try {
+            if (inline) {
+                blob = await (await fetch(inline)).blob();
+            } else {
+                const kept = jobTokens()[jobId];
+                const answer = await fetch(`/download/${jobId}`,
+                                           {headers: {"X-NST-Token": kept ? kept.token : ""}});
+                if (!answer.ok) {
+                    const body = await answer.json().catch(() => ({}));
+                    throw new Error((body.error && body.error.message) || `HTTP ${answer.status}`);
+                }
+                blob = await answer.blob();
+            }
+        } catch (error) {
+            status(`The download failed: ${error.message}. Try again in a moment.`, "danger");
+            return;
+        }
+        const url = URL.createObjectURL(blob);
+        const link = document.createElement("a");
+        link.href = url;
+        link.download = `nst-${jobId}.png`;
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60000);
+    }
+
+    async function downloadResult() {
+        if (job.result) await saveResult(job.result.id, job.result.inline);
+        return window.dash_clientside.no_update;
+    }
+
+    async function downloadFromGallery(clicks) {
+        const triggered = window.dash_clientside.callback_context.triggered[0];
+        if (triggered && triggered.value) {
+            const id = JSON.parse(triggered.prop_id.slice(0, triggered.prop_id.lastIndexOf(".")));
+            await saveResult(id.index, null);
+        }
+        return clicks.map(() => window.dash_clientside.no_update);
+    }
+
+    // The service's status in the header ---------------------------------------------------------
+
+    let watching = false;
+    let shownStatus = "";
+
+    function watchService() {
+        if (watching) return;
+        watching = true;
+        checkService();
+        setInterval(checkService, STATUS_EVERY_MS);
+    }
+
+    async function checkService() {
+        let state;
+        try {
+            const answer = await fetch("/service-status", {cache: "no-store"});
+            state = await answer.json();
+        } catch (error) {
+            state = {ready: false, model: null, reason: "this page's server does not answer"};
+        }
+        const model = state.model
+            ? `model: ${state.model.backbone} · ${state.model.weights} weights` : "service ready";
+        const text = state.ready ? model : `service unavailable: ${state.reason}`;
+        if (text === shownStatus) return;
+        shownStatus = text;
+        set("service-dot", {className: `dot ${state.ready ? "is-up" : "is-down"}`,
+                            "aria-label": state.ready ? "service up" : "service down"});
+        set("model-info", {children: text});
+    }
+
+    // Accessible names ---------------------------------------------------------------------------
+    // Sliders, upload inputs and the progress bar are drawn by their libraries without a name:
+    // each is named after its field's label, again whenever the library redraws it.
+
+    function nameControls() {
+        const name = () => {
+            document.querySelectorAll(".control-row").forEach((row) => {
+                const label = row.querySelector("label");
+                row.querySelectorAll("[role=slider]").forEach((thumb) => {
+                    if (label && !thumb.getAttribute("aria-label")) {
+                        thumb.setAttribute("aria-label", label.textContent);
+                    }
+                });
+            });
+            document.querySelectorAll(".upload").forEach((slot) => {
+                const title = slot.querySelector(".upload-title").textContent;
+                slot.querySelectorAll("input[type=file]").forEach((input) => {
+                    if (!input.getAttribute("aria-label")) {
+                        input.setAttribute("aria-label", `${title}: choose an image`);
+                    }
+                });
+            });
+            document.querySelectorAll(".progress-bar").forEach((bar) => {
+                if (!bar.getAttribute("aria-label")) bar.setAttribute("aria-label", "Progress");
+            });
+        };
+        name();
+        new MutationObserver(name).observe(document.body, {childList: true, subtree: true});
+    }
+
     window.dash_clientside = Object.assign({}, window.dash_clientside, {
-        nst: {readUpload, weightLabel, resetAdvanced, start, cancel, socketState, socketMessage},
+        nst: {readUpload, weightLabel, resetAdvanced, start, cancel, socketState, socketMessage,
+              syncNumber, resume, downloadResult, downloadFromGallery},
     });
 })();
