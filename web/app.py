@@ -14,7 +14,7 @@ from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html
 from service.engine.params import KNOBS  # no TensorFlow
 from service.records import JobSummary
 
-from . import gallery
+from . import gallery, paintings
 from .layout import build_layout, control_kind, dashed, knob_id
 from .settings import WebSettings
 
@@ -37,6 +37,7 @@ def create_app(settings: WebSettings) -> dash.Dash:
     _settings_callbacks(app)
     _job_callbacks(app)
     _gallery_callbacks(app, settings)
+    paintings.register_callbacks(app)
     return app
 
 

@@ -42,8 +42,15 @@
 
     const set = (id, props) => window.dash_clientside.set_props(id, props);
 
+    // What other scripts add to a job (paintings.js: several paintings, steering), each called if
+    // set: starting(message) before `start` is sent, phase(name), steered(msg), and
+    // lossFigure(figure) before the chart is drawn.
+    const hooks = {};
+    const hook = (name, ...args) => hooks[name] && hooks[name](...args);
+
     function phase(name, extra) {
         job.phase = name;
+        hook("phase", name);
         const [label, color] = PHASE_BADGES[name];
         set("phase-badge", {children: label, className: `badge text-bg-${color} ms-auto`});
         const active = ACTIVE.has(name);
@@ -175,9 +182,11 @@
             return noUpdate;
         }
         const params = knobSettings(values, ids, config);
+        const message = Object.assign({type: "start", content, style}, params);
+        hook("starting", message);
         job = {
             phase: "connecting",
-            message: JSON.stringify(Object.assign({type: "start", content, style}, params)),
+            message: JSON.stringify(message),
             params: params,
             opened: false,
             history: {step: [], total: [], style: [], content: [], tv: []},
@@ -305,6 +314,11 @@
             set("loss-graph", {figure: lossFigure(job.figure, history)});
             return {phase: job.phase, job_id: job.id, epoch: msg.epoch};
         },
+        steered(msg) {
+            hook("steered", msg);
+            set("loss-graph", {figure: lossFigure(job.figure, job.history)});
+            return window.dash_clientside.no_update;
+        },
         done(msg, config) {
             const url = msg.stored && msg.result ? msg.result.url : msg.image;
             set("frame-image", {src: url});
@@ -406,6 +420,7 @@
             trace.x = history.step.slice();
             trace.y = history[trace.name].slice();
         });
+        hook("lossFigure", base);
         return base;
     }
 
@@ -425,4 +440,5 @@
     window.dash_clientside = Object.assign({}, window.dash_clientside, {
         nst: {readUpload, weightLabel, resetAdvanced, start, cancel, socketState, socketMessage},
     });
+    window.nstHooks = hooks;
 })();
