@@ -8,6 +8,7 @@ object store: the page's own word proves nothing.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -114,13 +115,16 @@ def test_two_paintings_blend_with_the_colour_option_and_brush_scale_in_the_job(
     assert "styles" not in second_start and second_start["style"] == start["styles"][0]["image"]
 
 
-def test_a_weight_moved_mid_run_steers_the_job_and_the_chart_marks_it(page, web, files, s3,
-                                                                      artifacts):
+def test_a_weight_and_a_blend_moved_mid_run_steer_the_job_and_the_chart_marks_both(
+        page, web, files, second_painting, s3, artifacts):
     socket = SocketLog(page)
     open_page(page, web.url)
     upload(page, "content", files.content)
     upload(page, "style", files.style)
-    choose_job(page, epochs=16, steps=10, size=64)
+    page.click("#add-painting")
+    upload(page, "style-2", second_painting)
+    expect(page.locator("#blend-2-share")).to_have_text("50 %")
+    choose_job(page, epochs=30, steps=20, size=64)  # long enough for a slow page; cancelled
     page.click("text=Advanced: loss weights, start, optimiser")
     page.evaluate(WATCH_LIVE_VIEW)
     page.click("#start-button")
@@ -135,12 +139,28 @@ def test_a_weight_moved_mid_run_steers_the_job_and_the_chart_marks_it(page, web,
     expect(page.locator("#steer-note")).to_have_text(
         f"Steered from step {steered['step']}: style weight 100000.")
     page.wait_for_function(f"{CHART}.layout.shapes && {CHART}.layout.shapes.length === 1")
-    mark = page.evaluate(f"{CHART}.layout.shapes[0].x0")
-    assert mark == steered["step"]
+    assert page.evaluate(f"{CHART}.layout.shapes[0].x0") == steered["step"]
     page.screenshot(path=artifacts / "21-steered.png", full_page=True)
 
-    wait_phase(page, "done")
-    assert page.evaluate(f"{CHART}.layout.shapes.length") == 1  # still marked after the frames
+    press(page, "#blend-2", "PageUp", 1)  # 0.5 to 1: the second painting takes two thirds
+    expect(page.locator("#blend-2-share")).to_have_text("67 %")
+    expect(page.locator("#steer-note")).to_have_text(
+        re.compile(r"Steered from step \d+: blend 33 % / 67 %\."), timeout=15_000)
+    first, second = socket.received_of("steered")
+    assert second["changes"] == {"style_blend": pytest.approx([1 / 3, 2 / 3])}
+    assert second["step"] > first["step"]
+    assert socket.sent_of("steer")[1] == {"type": "steer", "style_blend": [0.5, 1]}
+
+    frames_seen = len(socket.received_of("frame"))
+    page.wait_for_function(f"{CHART}.data[0].x.length > {frames_seen}")  # a frame after both
+    marks = page.evaluate(f"{CHART}.layout.shapes.map((shape) => shape.x0)")
+    assert marks == [first["step"], second["step"]]  # still marked after the later frames
+
+    page.click("#cancel-button")  # the job is stored with what it reached, steers included
+    wait_phase(page, "cancelled")
     record = stored_record(s3, socket.received_of("done")[-1])
-    assert record["steers"] == [{"step": steered["step"], "changes": {"style_weight": 1e5}}]
+    assert record["status"] == "cancelled"
+    assert record["steers"] == [{"step": steered["step"], "changes": steered["changes"]}
+                                for steered in (first, second)]
     assert record["params"]["style_weight"] == 1e4
+    assert record["style_blend"] == [0.5, 0.5]  # as the job started
