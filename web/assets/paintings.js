@@ -169,13 +169,17 @@
         const before = job.phase;
         job.phase = name;
         if (STEERS_WHILE.has(name)) {
-            if (!STEERS_WHILE.has(before)) {
+            if (job.sent && !STEERS_WHILE.has(before)) {
                 note("Move a weight (Advanced) or a blend to steer the painting as it forms.");
             }
             scheduleSteer();  // a slider moved while the job was connecting
         } else if (name !== "connecting") {
             clearTimeout(job.timer);
-            if (job.pending) note("The job ended before the last steer took effect.");
+            if (job.pending) {
+                note("The job ended before the last steer took effect.");
+            } else if (!job.marks.length) {
+                note("");  // the hint to steer, now that there is nothing to steer
+            }
         }
     };
 
