@@ -30,7 +30,8 @@ def dashed(knob: Knob) -> str:
 
 
 def control_kind(knob: Knob) -> str:
-    """slider (how long, how large: capped by the service), log (a weight), choice, or number."""
+    """slider (how long, how large: capped by the service), log (a weight or a ratio), choice, or
+    number."""
     if knob.group == "run":
         return "slider"
     if log_range(knob):
@@ -43,7 +44,7 @@ def log_range(knob: Knob) -> tuple[float, float] | None:
     above 0, such as the brush scale)."""
     if knob.ui_range:
         return knob.ui_range
-    if knob.kind is float and knob.minimum and knob.minimum > 0 and knob.maximum:
+    if knob.kind is float and knob.minimum is not None and knob.minimum > 0 and knob.maximum:
         return knob.minimum, knob.maximum
     return None
 
