@@ -33,6 +33,9 @@
         const max = config.max_paintings;
         const adding = triggeredBy("add-painting");
         const next = Math.min(max, Math.max(1, count + (adding ? 1 : -1)));
+        // Kept here, not only by blend(): the set_props below run blend() before this callback's
+        // own output reaches painting-count, with the count as it was.
+        page.count = next;
         if (!adding && count > 1) clearSlot(count);
         for (let n = 2; n <= max; n++) {
             set(`painting-${n}`, {class_name: n <= next ? "painting-slot" : "painting-slot d-none"});
@@ -59,10 +62,10 @@
         return used;
     }
 
-    function blend(count, ...args) {
+    function blend(_count, ...args) {
         const config = args.pop();
         const max = config.max_paintings;
-        page.count = count;
+        const count = page.count;
         page.blends = args.slice(0, max).map(Number);
         page.images = [null, ...args.slice(max)];
         const used = usedSlots();
