@@ -11,6 +11,29 @@ SAMPLES = ROOT.parent / "shared" / "samples"
 
 
 @dataclass(frozen=True)
+class Controls:
+    """The painting controls' measures (bench/painting_controls.py): jobs of `epochs` x `steps`
+    at `size` px on the first `colour_pairs` and `scale_pairs` pairs; steering after
+    `steer_before` steps, judged `steer_after` steps later, in epochs of `steer_epoch` steps;
+    `style_only` adds the brush scale on texture alone."""
+
+    size: int = 192
+    epochs: int = 5
+    steps: int = 20
+    colour_pairs: int = 2
+    scale_pairs: int = 2
+    style_only: bool = True
+    steer_before: int = 100
+    steer_after: int = 200
+    steer_epoch: int = 20
+
+
+# About 3 minutes on a quiet 2-core machine.
+QUICK_CONTROLS = Controls(size=128, epochs=3, steps=20, colour_pairs=1, scale_pairs=1,
+                          style_only=False, steer_before=60, steer_after=120)
+
+
+@dataclass(frozen=True)
 class BenchConfig:
     quick: bool = False
     command: str = "make bench"
@@ -47,6 +70,7 @@ class BenchConfig:
     memory_epochs: int = 2
     memory_steps: int = 3
     image: bool = True  # the CPU image's size and ready time (image.py; root and podman)
+    controls: Controls | None = QUICK_CONTROLS  # the full measures: python -m bench.painting_controls
 
     # Robustness (bench/robustness.py): the first `robustness_pairs` of its PAIRS, each as a
     # 3 x 15-step job at every size, and the first `robustness_default_jobs` of them also as the
@@ -78,6 +102,9 @@ class BenchConfig:
             cold_start_size=size, streaming_size=size, memory_size=size,
             robustness_pairs=1, robustness_sizes=(size,), robustness_default_jobs=0,
             shape_min_size=size, shape_max_size=size, stop_size=size,
+            controls=self.controls and Controls(size=size, epochs=2, steps=2, colour_pairs=1,
+                                                scale_pairs=1, style_only=False,
+                                                steer_before=4, steer_after=4, steer_epoch=2),
             service_env={**self.service_env, "NST_DEFAULT_SIZE": str(size)},
         )
 

@@ -53,6 +53,7 @@ class Results:
     cancel: Stop | None = None
     sigterm: Stop | None = None
     abuse: Abuse | None = None
+    painting_controls: list[str] = field(default_factory=list)  # Markdown, as it prints
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     finished: datetime | None = None
@@ -137,6 +138,9 @@ def render(results: Results) -> str:
         lines += _floor_table(results.floors)
     if results.quality:
         lines += _quality_history(results.quality)
+    if results.painting_controls:
+        lines += ["The painting controls (`bench/painting_controls.py`, its quick form):", "",
+                  *results.painting_controls, ""]
     lines += [f"- Note: {note}" for note in results.notes]
     lines += [f"- **Not measured**: {failure}" for failure in results.failures]
     return "\n".join(lines).rstrip() + "\n"

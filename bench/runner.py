@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from service.engine import Engine, StyleParams
 from service.engine.images import encode_png
 
-from . import report
+from . import painting_controls, report
 from .abuse import measure_abuse
 from .cold_start import ColdStart, first_frame_seconds
 from .config import FULL, QUICK, BenchConfig
@@ -73,6 +73,10 @@ def run(config: BenchConfig) -> report.Results:
 
     _attempt(results, f"time to quality {config.quality_size} px", quality)
     _measure_robustness(config, results, quality_model)
+    if config.controls:
+        _attempt(results, "the painting controls", lambda: setattr(
+            results, "painting_controls",
+            painting_controls.report(quality_model.engine, config.controls)))
 
     if config.service:
         _measure_service(config, results, samples, models)

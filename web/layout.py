@@ -9,12 +9,14 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash_extensions import WebSocket
 
-from service.engine.params import KNOBS, Knob  # no TensorFlow
+from service.engine.params import KNOBS, MAX_STYLES, Knob  # no TensorFlow
 
 from .settings import WebSettings
 
 IMAGE_ROLES = {"content": ("Photo", "the picture to repaint"),
-               "style": ("Painting", "the style to paint it in")}
+               "style": ("Painting", "the style to paint it in"),
+               **{f"style-{n}": (f"Painting {n}", "blended with the others")
+                  for n in range(2, MAX_STYLES + 1)}}
 
 
 def knob_id(knob: Knob) -> dict[str, str]:
@@ -28,22 +30,49 @@ def dashed(knob: Knob) -> str:
 
 
 def control_kind(knob: Knob) -> str:
-    """slider (how long, how large: capped by the service), log (a weight), choice, or number."""
+    """slider (how long, how large: capped by the service), log (a weight or a ratio), choice, or
+    number."""
     if knob.group == "run":
         return "slider"
-    if knob.ui_range:
+    if log_range(knob):
         return "log"
     return "choice" if knob.choices else "number"
+
+
+def log_range(knob: Knob) -> tuple[float, float] | None:
+    """A logarithmic slider's ends: a weight's ui_range, or the bounds of a ratio (a float bounded
+    above 0, such as the brush scale)."""
+    if knob.ui_range:
+        return knob.ui_range
+    if knob.kind is float and knob.minimum is not None and knob.minimum > 0 and knob.maximum:
+        return knob.minimum, knob.maximum
+    return None
+
+
+def _spans_decades(knob: Knob) -> bool:
+    low, high = log_range(knob)
+    return high / low >= 100
 
 
 def log_position(value: float) -> float:
     return round(math.log10(value), 3)
 
 
+def log_step(knob: Knob) -> float:
+    """A tenth of a decade for a weight; a fifth of a doubling for a narrower ratio."""
+    return 0.1 if _spans_decades(knob) else round(math.log10(2) / 5, 4)
+
+
 def log_marks(knob: Knob) -> dict[float, object]:
-    """Powers of ten along a weight's slider, and the default marked in the page's accent."""
-    low, high = (round(math.log10(end)) for end in knob.ui_range)
-    marks: dict[float, object] = {exponent: f"1e{exponent}" for exponent in range(low, high + 1, 2)}
+    """Powers of ten along a weight's slider (of two along a narrower ratio's), and the default
+    marked in the page's accent."""
+    low, high = log_range(knob)
+    if _spans_decades(knob):
+        marks: dict[float, object] = {exponent: f"1e{exponent}" for exponent in
+                                      range(round(math.log10(low)), round(math.log10(high)) + 1, 2)}
+    else:
+        marks = {log_position(2.0 ** power): f"{2.0 ** power:g}×"
+                 for power in range(round(math.log2(low)), round(math.log2(high)) + 1)}
     marks[log_position(knob.default)] = {"label": "default", "style": {"color": "#0d6efd",
                                                                        "fontWeight": 600}}
     return marks
@@ -69,6 +98,7 @@ def page_config(settings: WebSettings) -> dict:
                               else knob.maximum}
                   for knob in KNOBS},
         "loss_figure": loss_figure(),
+        "max_paintings": MAX_STYLES,
     }
 
 
@@ -121,6 +151,8 @@ def build_layout(settings: WebSettings) -> html.Div:
         dcc.Store(id="config", data=page_config(settings)),
         dcc.Store(id="content-image"),
         dcc.Store(id="style-image"),
+        *(dcc.Store(id=f"style-{n}-image") for n in range(2, MAX_STYLES + 1)),
+        dcc.Store(id="painting-count", data=1),
         dcc.Store(id="job", data={"phase": "idle"}),
         dcc.Store(id="finished-job"),
         dcc.Store(id="gallery-data"),
@@ -173,8 +205,11 @@ def _images_card(settings: WebSettings) -> dbc.Card:
     return dbc.Card([
         dbc.CardHeader([html.Span("1", className="step-no"), "Your images"]),
         dbc.CardBody([
-            dbc.Row([dbc.Col(_upload("content"), xs=6), dbc.Col(_upload("style"), xs=6)],
+            dbc.Row([dbc.Col(_upload("content"), xs=6),
+                     dbc.Col([_upload("style"), _blend_slider(1)], xs=6),
+                     *(_painting_slot(n) for n in range(2, MAX_STYLES + 1))],
                     class_name="g-2"),
+            _painting_buttons(),
             html.Div(f"PNG, JPEG or WebP, up to {settings.max_upload_mb:g} MB each.",
                      className="small text-body-secondary mt-2"),
         ]),
@@ -223,8 +258,8 @@ def _run_slider(knob: Knob, settings: WebSettings) -> html.Div:
 def _advanced_control(knob: Knob) -> html.Div:
     kind = control_kind(knob)
     if kind == "log":
-        low, high = (math.log10(end) for end in knob.ui_range)
-        control = dcc.Slider(id=knob_id(knob), min=low, max=high, step=0.1,
+        low, high = (log_position(end) for end in log_range(knob))
+        control = dcc.Slider(id=knob_id(knob), min=low, max=high, step=log_step(knob),
                              value=log_position(knob.default), marks=log_marks(knob),
                              allow_direct_input=False, updatemode="drag")
         return _control_row(knob, control, value_badge=True)
@@ -281,6 +316,7 @@ def _live_card() -> dbc.Card:
             dcc.Graph(id="loss-graph", figure=loss_figure(),
                       config={"displayModeBar": False, "responsive": True},
                       className="loss-graph mt-2"),
+            html.Div(id="steer-note", className="steer-note small", role="status"),
         ]),
     ], class_name="mb-3 shadow-sm")
 
@@ -316,3 +352,30 @@ def _gallery_modal() -> dbc.Modal:
         dbc.ModalHeader(dbc.ModalTitle(id="gallery-modal-title")),
         dbc.ModalBody(id="gallery-modal-body"),
     ], id="gallery-modal", size="lg", centered=True, is_open=False)
+
+
+# Several paintings (web/assets/paintings.js): slots 2 to MAX_STYLES open one at a time; each
+# painting's blend slider shows once there are two.
+
+def _painting_slot(n: int) -> dbc.Col:
+    return dbc.Col([_upload(f"style-{n}"), _blend_slider(n)], xs=6, id=f"painting-{n}",
+                   class_name="painting-slot d-none")
+
+
+def _blend_slider(n: int) -> html.Div:
+    return html.Div([
+        html.Div([dbc.Label("Blend", class_name="mb-0 small fw-semibold"),
+                  html.Span(id=f"blend-{n}-share", className="badge text-bg-light slider-value")],
+                 className="d-flex justify-content-between align-items-center"),
+        dcc.Slider(id=f"blend-{n}", min=0, max=1, step=0.05, value=0.5, marks=None,
+                   allow_direct_input=False, updatemode="drag"),
+    ], id=f"blend-{n}-row", className="blend-row d-none")
+
+
+def _painting_buttons() -> html.Div:
+    return html.Div([
+        dbc.Button("+ Blend another painting", id="add-painting", color="link", size="sm",
+                   class_name="px-0"),
+        dbc.Button("Remove the last", id="remove-painting", color="link", size="sm",
+                   class_name="px-0 text-danger d-none"),
+    ], className="d-flex gap-3 mt-1")

@@ -66,6 +66,14 @@ def test_every_figure_is_a_finite_positive_number(bench):
     assert bad == {}
 
 
+def test_the_painting_controls_are_measured_and_written(bench):
+    results, folder = bench
+    rows = [line for line in results.painting_controls if line.startswith("| tubingen × ")]
+    assert len(rows) == 2  # the colour pair and the brush scale's pair
+    text = (folder / "benchmarks.md").read_text()
+    assert "The painting controls (`bench/painting_controls.py`" in text and rows[1] in text
+
+
 def test_the_robustness_runs_are_judged_and_every_verdict_is_in_the_table(bench):
     results, folder = bench
     [verdict] = results.robustness  # one pair, one size, the short job

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from bench.painting_controls import chroma_correlation, stroke_size
+from bench.painting_controls import chroma_correlation, flattest_window, stroke_size
 
 
 def stripes(period: int, size: int = 192) -> np.ndarray:
@@ -11,9 +11,32 @@ def stripes(period: int, size: int = 192) -> np.ndarray:
     return np.repeat(np.tile(wave, (size, 1))[..., np.newaxis], 3, axis=2).astype(np.uint8)
 
 
+def blotches(size: int, seed: int = 0) -> np.ndarray:
+    """Brush-like marks at several scales: noise enlarged 4x and 16x, and fine noise."""
+    rng = np.random.default_rng(seed)
+    layers = [np.asarray(Image.fromarray(rng.integers(0, 256, (size // k, size // k),
+                                                      dtype=np.uint8)).resize(
+        (size, size), Image.Resampling.BICUBIC), dtype=np.float64) for k in (1, 4, 16)]
+    grey = np.clip(sum(layers) / 3, 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., np.newaxis], 3, axis=2)
+
+
 def test_stroke_size_follows_the_wavelength():
     assert 7 < stroke_size(stripes(8)) < 9
-    assert 3 < stroke_size(stripes(32)) / stroke_size(stripes(8)) < 5
+    assert 3.5 < stroke_size(stripes(32)) / stroke_size(stripes(8)) < 4.5
+
+
+def test_a_picture_resized_2x_measures_2x():
+    picture = blotches(128)
+    doubled = np.asarray(Image.fromarray(picture).resize((256, 256), Image.Resampling.LANCZOS))
+    assert 1.9 < stroke_size(doubled) / stroke_size(picture) < 2.1
+
+
+def test_the_flattest_window_lies_where_the_photo_has_no_detail():
+    photo = blotches(160)
+    photo[100:, :80] = 128  # a flat patch, bottom left
+    rows, columns = flattest_window(photo, height=0.3, width=0.45)
+    assert rows.start >= 100 and columns.stop <= 80
 
 
 def test_chroma_correlation_sees_the_colours_not_the_light():

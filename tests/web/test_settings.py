@@ -55,9 +55,23 @@ def test_every_default_weight_is_marked_inside_its_slider():
         marks = layout.log_marks(knob)
         default = [position for position, mark in marks.items()
                    if isinstance(mark, dict) and mark["label"] == "default"]
-        low, high = knob.ui_range
+        low, high = layout.log_range(knob)
         assert len(default) == 1 and low <= 10 ** default[0] <= high
         assert 10 ** default[0] == pytest.approx(knob.default, rel=1e-3)
+
+
+def test_the_brush_scale_is_a_logarithmic_slider_over_its_bounds_marked_in_doublings():
+    (scale,) = [knob for knob in KNOBS if knob.name == "style_scale"]
+    assert layout.control_kind(scale) == "log" and layout.log_range(scale) == (0.25, 4.0)
+    marks = layout.log_marks(scale)
+    assert [marks[position] for position in sorted(marks) if isinstance(marks[position], str)] == [
+        "0.25×", "0.5×", "2×", "4×"]
+    # The slider's steps land on the default and on every doubling, so 2 is sent as 2.00.
+    step = layout.log_step(scale)
+    for value in (0.25, 0.5, 1.0, 2.0, 4.0):
+        steps = (layout.log_position(value) - layout.log_position(0.25)) / step
+        assert steps == pytest.approx(round(steps), abs=1e-6)
+        assert float(f"{10 ** (layout.log_position(0.25) + round(steps) * step):.3g}") == value
 
 
 def test_the_page_has_a_control_for_every_knob_and_tells_the_browser_how_to_send_it(monkeypatch):

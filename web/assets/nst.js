@@ -49,8 +49,15 @@
 
     const set = (id, props) => window.dash_clientside.set_props(id, props);
 
+    // What other scripts add to a job (paintings.js: several paintings, steering), each called if
+    // set: starting(message) before `start` is sent, phase(name), steered(msg), and
+    // lossFigure(figure) before the chart is drawn.
+    const hooks = {};
+    const hook = (name, ...args) => hooks[name] && hooks[name](...args);
+
     function phase(name, extra) {
         job.phase = name;
+        hook("phase", name);
         const [label, color] = PHASE_BADGES[name];
         set("phase-badge", {children: label, className: `badge text-bg-${color} ms-auto`});
         const active = ACTIVE.has(name);
@@ -371,7 +378,9 @@
             photo = content;  // the service scales it down as it decodes
         }
         if (job !== starting) return noUpdate;
-        job.message = JSON.stringify(Object.assign({type: "start", content: photo, style}, params));
+        const message = Object.assign({type: "start", content: photo, style}, params);
+        hook("starting", message);  // paintings.js: several paintings become `styles`
+        job.message = JSON.stringify(message);
         resetView(content, config);
         status("Connecting to the service…", "info");
         if (window.innerWidth < 992) {  // stacked layout: the live view is below the settings
@@ -548,6 +557,11 @@
             set("loss-graph", {figure: lossFigure(job.figure, history)});
             return {phase: job.phase, job_id: job.id, epoch: msg.epoch};
         },
+        steered(msg) {
+            hook("steered", msg);
+            set("loss-graph", {figure: lossFigure(job.figure, job.history)});
+            return window.dash_clientside.no_update;
+        },
         done(msg, config) {
             const url = msg.stored && msg.result ? msg.result.url : msg.image;
             set("frame-image", {src: url});
@@ -681,6 +695,7 @@
             trace.x = history.step.slice();
             trace.y = history[trace.name].slice();
         });
+        hook("lossFigure", base);
         return base;
     }
 
@@ -808,4 +823,5 @@
         nst: {readUpload, weightLabel, resetAdvanced, start, cancel, socketState, socketMessage,
               syncNumber, resume, downloadResult, downloadFromGallery},
     });
+    window.nstHooks = hooks;
 })();
