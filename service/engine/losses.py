@@ -5,16 +5,28 @@ from __future__ import annotations
 import tensorflow as tf
 
 
+@tf.custom_gradient
 def gram_matrix(features: tf.Tensor) -> tf.Tensor:
     """Channel correlations of (B, H, W, C) features, divided by the number of locations H*W.
 
     Gatys et al. divide by 4 N^2 M^2 inside the loss instead; normalising the Gram matrix by the
     locations (as the TensorFlow tutorial does) keeps one style weight meaningful across sizes.
+
+    One matrix product of the (B, H*W, C) features with themselves, and its gradient written out
+    as one more, F (dG + dG^T) / HW: differentiating an einsum of F with itself takes a product
+    for each operand and adds them, and oneDNN's einsum is slower than its matmul on this
+    reduction over every pixel. The Grams cost as much as a third of a step (docs/benchmarks.md).
     """
-    gram = tf.einsum("bijc,bijd->bcd", features, features)
     shape = tf.shape(features)
-    locations = tf.cast(shape[1] * shape[2], gram.dtype)
-    return gram / locations
+    flat = tf.reshape(features, [shape[0], shape[1] * shape[2], shape[3]])
+    locations = tf.cast(shape[1] * shape[2], features.dtype)
+    gram = tf.matmul(flat, flat, transpose_a=True) / locations
+
+    def gradient(upstream: tf.Tensor) -> tf.Tensor:
+        symmetric = (upstream + tf.linalg.matrix_transpose(upstream)) / locations
+        return tf.reshape(tf.matmul(flat, symmetric), shape)
+
+    return gram, gradient
 
 
 def relative_error(value: tf.Tensor, target: tf.Tensor) -> tf.Tensor:

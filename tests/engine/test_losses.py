@@ -20,6 +20,25 @@ def test_gram_matrix_is_channel_correlation_over_locations():
                                rtol=1e-5)
 
 
+def test_gram_matrix_gradient_is_the_products_derivative():
+    """d/dF of sum(W * G) for G = F^T F / HW is F (W + W^T) / HW, W not symmetric, in a graph
+    whose height and width are open as the engine's epoch is traced."""
+    features = rng.normal(size=(1, 5, 7, 4)).astype(np.float32)
+    weights = rng.normal(size=(1, 4, 4)).astype(np.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 4])])
+    def gradient(image_features):
+        with tf.GradientTape() as tape:
+            tape.watch(image_features)
+            weighted = tf.reduce_sum(weights * gram_matrix(image_features))
+        return tape.gradient(weighted, image_features)
+
+    flat = features.reshape(-1, 4)
+    expected = (flat @ (weights[0] + weights[0].T) / (5 * 7)).reshape(features.shape)
+    np.testing.assert_allclose(gradient(tf.constant(features)).numpy(), expected, rtol=1e-5,
+                               atol=1e-6)
+
+
 def relative(value: np.ndarray, target: np.ndarray) -> float:
     return np.mean((value - target) ** 2) / np.mean(target**2)
 
