@@ -4,11 +4,16 @@ Each round runs nst, then the reference (the other way round on odd rounds), on 
 so a burst of load from other processes on the machine hits both sides alike. Both sides run the
 same number of timed epochs of the same number of steps; nst's first epoch in every round (image
 targets, and tracing in the first round) and one warm-up step of the reference are not timed.
+
+`python -m bench.step_speed` measures this row alone (the full run's rounds, epochs and steps).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 
@@ -76,3 +81,33 @@ def _reference_epochs(reference: Reference, epochs: int, steps: int) -> list[flo
         reference.run(steps)
         samples.append((time.perf_counter() - started) / steps)
     return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .config import FULL
+    from .models import load_model
+    from .samples import Samples
+
+    parser = argparse.ArgumentParser(prog="python -m bench.step_speed", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="256,512", help="comma-separated, default 256,512")
+    parser.add_argument("--backbone", default="vgg16", choices=("vgg16", "vgg19"))
+    parser.add_argument("--rounds", type=int, default=FULL.speed_rounds)
+    args = parser.parse_args(argv)
+    samples = Samples.read(FULL.samples / FULL.content, FULL.samples / FULL.style)
+    model = load_model(args.backbone)
+    for size in (int(text) for text in args.sizes.split(",")):
+        speed = measure_step_speed(model, *samples.at(size), size, args.rounds,
+                                   FULL.speed_epochs, FULL.speed_steps)
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"{speed.model}, {size} px {speed.shape}: nst {speed.nst_s:.3f} s/step, reference "
+              f"{speed.reference_s:.3f} s/step, {speed.ratio:.2f}x (load average {load})",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    from service.cli import start_tensorflow
+
+    start_tensorflow()
+    sys.exit(main())

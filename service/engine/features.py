@@ -51,12 +51,12 @@ def preprocess(image: tf.Tensor) -> tf.Tensor:
 def content_and_style(extractor: keras.Model, image: tf.Tensor) -> tuple[list, list]:
     """(content features, style Gram matrices) of an RGB image in [0, 1], in float32.
 
-    The losses stay in float32 whatever precision the network computes in.
+    The losses stay in float32 whatever precision the network computes in (the Grams' gradient,
+    which flows back into the network, is in the network's).
     """
-    outputs = {name: tf.cast(value, tf.float32)
-               for name, value in extractor(preprocess(image)).items()}
+    outputs = extractor(preprocess(image))
     return (
-        [outputs[name] for name in CONTENT_LAYERS],
+        [tf.cast(outputs[name], tf.float32) for name in CONTENT_LAYERS],
         [gram_matrix(outputs[name]) for name in STYLE_LAYERS],
     )
 

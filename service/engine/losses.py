@@ -5,16 +5,31 @@ from __future__ import annotations
 import tensorflow as tf
 
 
+@tf.custom_gradient
 def gram_matrix(features: tf.Tensor) -> tf.Tensor:
-    """Channel correlations of (B, H, W, C) features, divided by the number of locations H*W.
+    """Channel correlations of one image's (1, H, W, C) features, divided by the number of
+    locations H*W, in float32 whatever the features' precision.
 
     Gatys et al. divide by 4 N^2 M^2 inside the loss instead; normalising the Gram matrix by the
     locations (as the TensorFlow tutorial does) keeps one style weight meaningful across sizes.
+
+    One matrix product of the (H*W, C) features with themselves, and its gradient written out as
+    one more, F (dG + dG^T) / HW, in the features' own precision, since it flows back into the
+    network that computed them: differentiating an einsum of F with itself takes a product for
+    each operand and adds them, and oneDNN's batched einsum is slower than its plain matmul on this
+    reduction over every pixel. The Grams cost up to a third of a step (docs/benchmarks.md).
     """
-    gram = tf.einsum("bijc,bijd->bcd", features, features)
     shape = tf.shape(features)
-    locations = tf.cast(shape[1] * shape[2], gram.dtype)
-    return gram / locations
+    flat = tf.reshape(features, [-1, shape[3]])
+    flat32 = tf.cast(flat, tf.float32)
+    locations = tf.cast(shape[1] * shape[2], tf.float32)
+    gram = tf.matmul(flat32, flat32, transpose_a=True)[tf.newaxis] / locations
+
+    def gradient(upstream: tf.Tensor) -> tf.Tensor:
+        symmetric = (upstream[0] + tf.transpose(upstream[0])) / locations
+        return tf.reshape(tf.matmul(flat, tf.cast(symmetric, features.dtype)), shape)
+
+    return gram, gradient
 
 
 def relative_error(value: tf.Tensor, target: tf.Tensor) -> tf.Tensor:

@@ -20,6 +20,43 @@ def test_gram_matrix_is_channel_correlation_over_locations():
                                rtol=1e-5)
 
 
+def test_gram_matrix_gradient_is_the_products_derivative():
+    """d/dF of sum(W * G) for G = F^T F / HW is F (W + W^T) / HW, W not symmetric, in a graph
+    whose height and width are open as the engine's epoch is traced."""
+    features = rng.normal(size=(1, 5, 7, 4)).astype(np.float32)
+    weights = rng.normal(size=(1, 4, 4)).astype(np.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 4])])
+    def gradient(image_features):
+        with tf.GradientTape() as tape:
+            tape.watch(image_features)
+            weighted = tf.reduce_sum(weights * gram_matrix(image_features))
+        return tape.gradient(weighted, image_features)
+
+    flat = features.reshape(-1, 4)
+    expected = (flat @ (weights[0] + weights[0].T) / (5 * 7)).reshape(features.shape)
+    np.testing.assert_allclose(gradient(tf.constant(features)).numpy(), expected, rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_gram_matrix_of_bfloat16_features_is_float32_with_a_bfloat16_gradient():
+    """The network's bfloat16 features give the float32 Gram of their values; the gradient goes
+    back to the network in its own precision."""
+    features = tf.cast(rng.normal(size=(1, 6, 5, 8)), tf.bfloat16)
+    weights = rng.normal(size=(1, 8, 8)).astype(np.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(features)
+        gram = gram_matrix(features)
+        weighted = tf.reduce_sum(weights * gram)
+    gradient = tape.gradient(weighted, features)
+    values = features.numpy().astype(np.float32)
+    assert gram.dtype == tf.float32 and gradient.dtype == tf.bfloat16
+    np.testing.assert_allclose(gram.numpy(), numpy_gram(values), rtol=1e-5)
+    expected = values.reshape(-1, 8) @ (weights[0] + weights[0].T) / 30
+    np.testing.assert_allclose(gradient.numpy().astype(np.float32).reshape(-1, 8), expected,
+                               rtol=0.03, atol=0.03)
+
+
 def relative(value: np.ndarray, target: np.ndarray) -> float:
     return np.mean((value - target) ** 2) / np.mean(target**2)
 
