@@ -15,8 +15,8 @@ import numpy as np
 from . import protocol
 from .engine import BadImage, BadParams, StyleParams
 from .engine.images import ImageHeader, decode_image, read_header
+from .engine.info import Sizes
 from .engine.params import KNOBS, Knob, blend_weights
-from .engine_process import EngineProcess
 from .settings import Settings
 
 _SNIFF = {b"\x89PNG": ("png", "image/png"), b"\xff\xd8": ("jpg", "image/jpeg"),
@@ -98,13 +98,14 @@ class JobRequest:
                 **{f"style-{n}": image for n, image in enumerate(self.styles, start=1)}}
 
 
-def check(start: protocol.Start, settings: Settings, engine: EngineProcess) -> CheckedStart:
-    """Limits, parameters and image headers of a `start` message; raises RequestError."""
-    params = engine.resolved(job_params(start, settings))
+def check(start: protocol.Start, settings: Settings, sizes: Sizes) -> CheckedStart:
+    """Limits, parameters and image headers of a `start` message, against the sizes the
+    engine's network takes; raises RequestError."""
+    params = job_params(start, settings).resolved()
     content = _upload(start.content, "content", settings,
-                      lambda shape: engine.output_size(shape, params.size, "content"))
+                      lambda shape: sizes.output_size(shape, params.size, "content"))
     fields, blend = _paintings(start)
-    styles = tuple(_upload(text, field, settings, lambda shape: engine.style_size(shape, params))
+    styles = tuple(_upload(text, field, settings, lambda shape: sizes.style_size(shape, params))
                    for field, text in fields)
     return CheckedStart(params, content, styles, blend)
 

@@ -9,8 +9,8 @@ loads and warms in the background while the old one serves on, and the old one e
 jobs are done. A child that dies (killed for memory, say) fails only the jobs it was running, and
 is replaced the same way.
 
-`EngineProcess` offers what the service used of the engine (`model`, `resolved`, `output_size`,
-`style_size`, `stylize`); `RemoteStop` and `RemoteSteering` are the engine's StopSignal and
+`EngineProcess` offers what the service uses of the engine (`model`, `sizes`, `stylize`);
+`RemoteStop` and `RemoteSteering` are the engine's StopSignal and
 Steering across the pipe, so a stop or a steer still takes effect within a step.
 """
 
@@ -238,16 +238,6 @@ class EngineProcess:
         """What the current engine process holds in memory."""
         child = self._child
         return child.rss() if child is not None else 0
-
-    def resolved(self, params: StyleParams) -> StyleParams:
-        return params.resolved()
-
-    def output_size(self, shape: tuple[int, ...], size: int, name: str = "content"
-                    ) -> tuple[int, int]:
-        return self.sizes.output_size(shape, size, name)
-
-    def style_size(self, shape: tuple[int, ...], params: StyleParams) -> tuple[int, int]:
-        return self.sizes.style_size(shape, params)
 
     def stylize(
         self, content: np.ndarray, styles: Sequence[np.ndarray], params: StyleParams,

@@ -164,7 +164,7 @@ class StylizeSocket:
             return None
         try:
             checked = await self.pools.parse.run(check, start, self.settings,
-                                                 self.readiness.engine)
+                                                 self.readiness.engine.sizes)
             self._hold(client)
             try:
                 request = await self.pools.decode.run(decode, checked, self.settings)

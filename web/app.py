@@ -53,7 +53,8 @@ def _client(function_name: str) -> ClientsideFunction:
 # trip through the Dash server.
 
 def _upload_callbacks(app: dash.Dash) -> None:
-    for role in ("content", "style"):
+    # The extra painting slots (web/paintings.py) read their files the same way.
+    for role in ("content", "style", *(f"style-{n}" for n in paintings.EXTRA_SLOTS)):
         app.clientside_callback(
             _client("readUpload"),
             Output(f"{role}-image", "data"),

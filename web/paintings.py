@@ -17,22 +17,6 @@ def _client(function_name: str) -> ClientsideFunction:
 
 
 def register_callbacks(app: dash.Dash) -> None:
-    for n in EXTRA_SLOTS:
-        role = f"style-{n}"
-        app.clientside_callback(
-            ClientsideFunction(namespace="nst", function_name="readUpload"),
-            Output(f"{role}-image", "data"),
-            Output(f"{role}-preview", "src"),
-            Output(f"{role}-info", "children"),
-            Output(f"{role}-feedback", "children"),
-            Output(f"{role}-upload", "className"),
-            Input(f"{role}-upload", "contents"),
-            State(f"{role}-upload", "filename"),
-            State(f"{role}-upload", "id"),
-            State(f"{role}-image", "data"),
-            State("config", "data"),
-            prevent_initial_call=True,
-        )
     app.clientside_callback(
         _client("slots"),
         Output("painting-count", "data"),
