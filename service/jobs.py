@@ -24,7 +24,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel
 
 from . import metrics
-from .protocol import Accepted, Done, Error, FrameMessage, Queued
+from .protocol import Accepted, Done, Error, FrameMessage, Queued, Weights
 from .waits import Pace, WaitEstimate
 
 log = logging.getLogger("nst.jobs")
@@ -179,13 +179,22 @@ class Job:
                 f"another connection attached to job {self.id}; this one no longer follows it"
             )).model_dump_json())
         if self.accepted is not None:
-            outbox.put(self.accepted.model_copy(update={"position": self.position,
-                                                        "wait_s": wait_s})
-                       .model_dump_json())
+            outbox.put(self.accepted.model_copy(update={
+                "position": self.position, "wait_s": wait_s, "weights": self.weights_now(),
+            }).model_dump_json())
         if self.newest_frame is not None:
             outbox.put(self.newest_frame, droppable=self.last_message is None)
         if self.last_message is not None:
             outbox.put(self.last_message)
+
+    def weights_now(self) -> Weights | None:
+        """The loss weights and blend the job uses now: as accepted, with each steer applied."""
+        if self.accepted is None or self.accepted.weights is None:
+            return None
+        weights = self.accepted.weights.model_dump()
+        for _, changes in list(self.steering.applied if self.steering else ()):
+            weights.update(changes)
+        return Weights(**weights)
 
     def detach(self, outbox: Outbox) -> None:
         if self.follower is outbox:

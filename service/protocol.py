@@ -129,9 +129,20 @@ class OutputSize(_Message):
     height: int
 
 
+# The steerable values a job has now: its weights and blend as it started, with every steer applied
+# so far (a blend normalised), so a client that attaches shows and steers from what the job uses.
+Weights = create_model(
+    "Weights", __base__=_Message,
+    __doc__="A job's steerable loss weights and blend as they are now.",
+    **{name: (float, ...) for name in STEERABLE},
+    style_blend=(list[float], Field(min_length=1, max_length=MAX_STYLES)),
+)
+
+
 class Accepted(_Message):
     """The job is valid and has an id. position 0: it runs now; n > 0: n jobs are ahead of it.
-    `resume_token` attaches to the job from another connection and reads or deletes its result."""
+    `resume_token` attaches to the job from another connection and reads or deletes its result.
+    `weights`: its loss weights and blend now (after an `attach`, with the steers applied)."""
 
     type: Literal["accepted"] = "accepted"
     job_id: str
@@ -143,6 +154,7 @@ class Accepted(_Message):
     epochs: int
     steps_per_epoch: int
     total_steps: int
+    weights: Weights | None = None  # None only from servers before the field
 
 
 class Queued(_Message):

@@ -218,6 +218,8 @@ class StylizeSocket:
             output_size=protocol.OutputSize(width=request.width, height=request.height),
             epochs=params.epochs, steps_per_epoch=params.steps_per_epoch,
             total_steps=params.total_steps,
+            weights=protocol.Weights(**{name: getattr(params, name) for name in protocol.STEERABLE},
+                                     style_blend=list(request.style_blend)),
         )
         job.follower.put(job.accepted.model_dump_json())
         log.info("event=job_accepted job_id=%s position=%d size=%dx%d epochs=%d steps_per_epoch=%d",

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 
-from ws_jobs import open_socket, receive, receive_until, start
+from ws_jobs import attach, b64, open_socket, receive, receive_until, start
 
 # Four epochs of 20 steps at 64 px: a steer sent after the first frame lands well inside the run.
 JOB = {"epochs": 4, "steps_per_epoch": 20, "size": 64}
+LONGER = {**JOB, "epochs": 10}  # room for a second connection to attach and steer too
 
 
 def test_a_steer_mid_run_is_answered_with_its_step_and_recorded(service_server, s3, pictures):
@@ -58,3 +59,29 @@ def test_a_bad_steer_is_refused_and_the_job_runs_on_unchanged(service_server, s3
     record = json.loads(s3.get_object(Bucket=messages[-1]["result"]["bucket"],
                                       Key=messages[-1]["result"]["metadata_key"])["Body"].read())
     assert record["steers"] == []
+
+
+def test_an_attach_is_told_the_weights_and_blend_the_job_uses_now_and_may_steer_it(
+        service_server, pictures):
+    paintings = [{"image": b64(pictures.style), "blend": 1.0},
+                 {"image": b64(pictures.content), "blend": 3.0}]
+    with open_socket(service_server.ws_url) as first:
+        first.send(json.dumps({"type": "start", "content": b64(pictures.content),
+                               "styles": paintings, "tv_weight": 500.0, **LONGER}))
+        accepted = receive(first)
+        assert accepted["weights"] == {"style_weight": 1e4, "content_weight": 1e3,
+                                       "tv_weight": 500.0, "style_blend": [0.25, 0.75]}
+        assert receive(first)["type"] == "frame"
+        first.send(json.dumps({"type": "steer", "style_weight": 1e5}))
+        (steered,) = [message for message in receive_until(first, ("steered",))
+                      if message["type"] == "steered"]
+    with open_socket(service_server.ws_url) as second:
+        attach(second, accepted)
+        again = receive(second)
+        assert again["type"] == "accepted" and again["job_id"] == accepted["job_id"]
+        assert again["weights"] == {**accepted["weights"], "style_weight": 1e5}
+        second.send(json.dumps({"type": "steer", "style_blend": [1.0, 1.0]}))
+        messages = receive_until(second)
+    (blended,) = [message for message in messages if message["type"] == "steered"]
+    assert blended["changes"] == {"style_blend": [0.5, 0.5]} and blended["step"] > steered["step"]
+    assert messages[-1]["type"] == "done" and messages[-1]["status"] == "finished"
