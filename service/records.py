@@ -88,6 +88,8 @@ class JobSummary(_Record):
     created_at: str | None = None
     finished_at: str | None = None
     params: dict[str, object] = {}
+    style_blend: list[float] = [1.0]
+    steers: list[SteerPoint] = []
     model: dict[str, object] = {}
     size: OutputSize | None = None
     url: str
@@ -96,4 +98,5 @@ class JobSummary(_Record):
 
 
 # What a summary copies from a record; the rest of JobSummary is the URLs.
-SUMMARY_FIELDS = ("job_id", "status", "created_at", "finished_at", "params", "model", "size")
+SUMMARY_FIELDS = ("job_id", "status", "created_at", "finished_at", "params", "style_blend", "steers",
+                  "model", "size")

@@ -15,7 +15,7 @@ from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html
 from service.engine.params import KNOBS  # no TensorFlow
 from service.records import JobSummary
 
-from . import gallery, paintings, routes
+from . import gallery, painted, paintings, routes
 from .layout import build_layout, control_kind, dashed, knob_id
 from .settings import WebSettings
 
@@ -42,6 +42,7 @@ def create_app(settings: WebSettings) -> dash.Dash:
     _gallery_callbacks(app, settings)
     _delete_callback(app, settings)
     paintings.register_callbacks(app)
+    painted.register_callbacks(app, settings)
     return app
 
 

@@ -20,9 +20,10 @@ from dash import html
 from pydantic import ValidationError
 
 from service.engine.params import KNOBS  # no TensorFlow
-from service.protocol import OutputSize
+from service.protocol import STEERABLE, OutputSize
 from service.records import JobSummary
 
+from . import painted
 from .settings import WebSettings
 
 log = logging.getLogger("nst.web")
@@ -100,9 +101,9 @@ def plural(count: object, noun: str) -> str:
 
 
 def weights_text(params: dict) -> str:
-    """`style weight 1 · content weight 1e+04 · …`: the objective's knobs the job ran with."""
-    return " · ".join(f"{knob.label} {params[knob.name]:.3g}" for knob in KNOBS
-                      if knob.group == "objective" and isinstance(params.get(knob.name), (int, float)))
+    """`style weight 1e4 · content weight 1000 · …`: the loss weights the job started with."""
+    return " · ".join(f"{knob.label} {painted.number(params[knob.name])}" for knob in KNOBS
+                      if knob.name in STEERABLE and isinstance(params.get(knob.name), (int, float)))
 
 
 def model_text(model: dict) -> str:
@@ -119,6 +120,7 @@ def cards(results: list[JobSummary]) -> list[dbc.Col]:
             html.Div([
                 html.Div(when(item), className="gallery-time"),
                 html.Div(params_text(item.params), className="gallery-params"),
+                html.Div(painted.short_text(item.model_dump()), className="gallery-painted"),
                 html.Div(item.status, className="badge text-bg-warning")
                 if item.status in ("interrupted", "cancelled") else None,
             ], className="gallery-caption"),
@@ -133,7 +135,8 @@ def detail(item: JobSummary) -> list:
     rows = [("Job", html.Code(item.job_id)), ("Finished", when(item)),
             ("Size", size_text(item.size)), ("Model", model_text(item.model)),
             ("Parameters", params_text(item.params)),
-            ("Loss weights", weights_text(item.params)), ("Status", item.status or "")]
+            ("Loss weights", weights_text(item.params)),
+            ("Painted with", painted.described(item.model_dump())), ("Status", item.status or "")]
     return [
         html.Img(src=item.url, className="gallery-full", alt=f"result {item.job_id}"),
         html.Dl([part for label, value in rows if value

@@ -95,11 +95,18 @@ def page_config(settings: WebSettings) -> dict:
                               "whole": knob.kind is int, "default": _control_default(knob),
                               "dashed": dashed(knob), "minimum": knob.minimum,
                               "maximum": getattr(settings, knob.limit) if knob.limit
-                              else knob.maximum}
+                              else knob.maximum, "positions": _log_positions(knob)}
                   for knob in KNOBS},
         "loss_figure": loss_figure(),
         "max_paintings": MAX_STYLES,
     }
+
+
+def _log_positions(knob: Knob) -> list[float] | None:
+    """A logarithmic slider's ends, where nst.js puts a value the service gives (clamped)."""
+    if control_kind(knob) != "log":
+        return None
+    return [log_position(end) for end in log_range(knob)]
 
 
 def _control_default(knob: Knob) -> object:
@@ -332,6 +339,8 @@ def _result_panel() -> html.Div:
         ], className="d-flex align-items-center flex-wrap gap-2"),
         html.Div(id="storage-note", className="small text-warning-emphasis mt-2"),
         html.Div(id="params-used", className="params-used mt-2"),
+        # How it was painted (blend, options, steers), from the stored record: web/painted.py.
+        html.Div(id="painted-how", className="params-used painted-how"),
     ], id="result-panel", className="result-panel mt-3 d-none")
 
 

@@ -75,9 +75,19 @@ def service_call(settings: WebSettings, path: str, method: str = "GET",
         raise ServiceCallError(502, "could not reach the service") from error
 
 
-def fetch_result(settings: WebSettings, job_id: str, token: str) -> bytes:
+def job_record(settings: WebSettings, job_id: str, token: str) -> dict:
+    """The job's stored record, as the service's `/v1/jobs/{id}` gives it to the token's holder."""
+    if not JOB_ID.fullmatch(job_id) or not TOKEN.fullmatch(token):
+        raise ServiceCallError(404, "no result with that id for this token")
     record = service_call(settings, f"/v1/jobs/{job_id}", token=token)
-    url = record.get("url") if isinstance(record, dict) else None
+    if not isinstance(record, dict):
+        raise ServiceCallError(502, "the service's record is not a JSON object")
+    return record
+
+
+def fetch_result(settings: WebSettings, job_id: str, token: str) -> bytes:
+    record = job_record(settings, job_id, token)
+    url = record.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ServiceCallError(502, "the service's record has no result URL")
     try:

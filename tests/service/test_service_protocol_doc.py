@@ -53,7 +53,7 @@ def test_every_error_code_is_documented():
 def test_the_results_example_has_the_shape_the_gallery_reads():
     results = next(example for example in _examples() if "results" in example)["results"]
     assert set(results[0]) >= {"job_id", "status", "created_at", "finished_at", "params", "model",
-                               "size", "url", "thumbnail_url"}
+                               "size", "url", "thumbnail_url", "style_blend", "steers"}
 
 
 def test_the_start_table_and_example_show_every_knob_with_its_default():

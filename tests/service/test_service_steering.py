@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ws_jobs import attach, b64, open_socket, receive, receive_until, start
+from ws_jobs import attach, b64, get_json, open_socket, receive, receive_until, start
 
 # Four epochs of 20 steps at 64 px: a steer sent after the first frame lands well inside the run.
 JOB = {"epochs": 4, "steps_per_epoch": 20, "size": 64}
@@ -15,7 +15,8 @@ LONGER = {**JOB, "epochs": 10}  # room for a second connection to attach and ste
 def test_a_steer_mid_run_is_answered_with_its_step_and_recorded(service_server, s3, pictures):
     with open_socket(service_server.ws_url) as socket:
         socket.send(start(pictures.content, pictures.style, **JOB))
-        assert receive(socket)["type"] == "accepted"
+        accepted = receive(socket)
+        assert accepted["type"] == "accepted"
         first = receive(socket)
         assert first["type"] == "frame" and first["step"] == 20
         socket.send(json.dumps({"type": "steer", "style_weight": 1e5, "tv_weight": 10.0}))
@@ -35,6 +36,11 @@ def test_a_steer_mid_run_is_answered_with_its_step_and_recorded(service_server, 
                                       Key=done["result"]["metadata_key"])["Body"].read())
     assert record["steers"] == [{"step": steered[0]["step"], "changes": steered[0]["changes"]}]
     assert record["params"]["style_weight"] == 1e4  # the job's own parameters, as it started
+    # A gallery's summary of the job tells the same.
+    _, listed = get_json(f"{service_server.http_url}/v1/results?limit=1",
+                         headers={"X-NST-Tokens": accepted["resume_token"]})
+    (summary,) = listed["results"]
+    assert (summary["steers"], summary["style_blend"]) == (record["steers"], [1.0])
 
 
 def test_a_bad_steer_is_refused_and_the_job_runs_on_unchanged(service_server, s3, pictures):

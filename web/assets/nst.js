@@ -50,8 +50,9 @@
     const set = (id, props) => window.dash_clientside.set_props(id, props);
 
     // What other scripts add to a job (paintings.js: several paintings, steering), each called if
-    // set: starting(message) before `start` is sent, phase(name), steered(msg), and
-    // lossFigure(figure) before the chart is drawn.
+    // set: starting(message) before `start` is sent, attached(accepted, config) when a job is
+    // followed again after a reload, phase(name), steered(msg), and lossFigure(figure) before the
+    // chart is drawn.
     const hooks = {};
     const hook = (name, ...args) => hooks[name] && hooks[name](...args);
 
@@ -509,7 +510,7 @@
             return noUpdate;
         }
         job = {
-            phase: "connecting", id: jobId, params: kept.params || {}, opened: false,
+            phase: "connecting", id: jobId, params: kept.params || {}, opened: false, attached: true,
             message: JSON.stringify({type: "attach", job_id: jobId, resume_token: kept.token}),
             history: {step: [], total: [], style: [], content: [], tv: []},
             figure: config.loss_figure,
@@ -521,7 +522,7 @@
     }
 
     const HANDLERS = {
-        accepted(msg) {
+        accepted(msg, config) {
             keepToken(msg.resume_token, msg.job_id, job.params);
             showJobInAddress(msg.job_id);
             job.params = Object.assign({epochs: msg.epochs, steps_per_epoch: msg.steps_per_epoch},
@@ -532,6 +533,7 @@
             job.outputSize = msg.output_size;
             job.model = msg.model;
             set("model-info", {children: `model: ${msg.model.backbone} · ${msg.model.weights} weights`});
+            if (job.attached) hook("attached", msg, config);  // paintings.js: its weights now
             progress(0, job.totalSteps, `Epoch 0/${msg.epochs} · step 0/${msg.total_steps} · ` +
                      `${msg.output_size.width}×${msg.output_size.height} px`);
             return queued(msg.position, msg.wait_s);
@@ -662,6 +664,7 @@
         set("frame-image", {src: content});
         set("frame-box", {className: content ? "frame-box has-frame is-waiting" : "frame-box"});
         set("result-panel", {className: "result-panel mt-3 d-none"});
+        set("painted-how", {children: null});  // web/painted.py fills it once a job is stored
         set("loss-graph", {figure: config.loss_figure});
         progress(0, 1, "Waiting for the service…");
     }

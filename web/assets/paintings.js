@@ -5,6 +5,8 @@
  * job's `start` carries `styles` [{image, blend}] instead of `style`. While a job waits or paints,
  * moving a weight or blend slider sends `steer` once the slider rests; the service's `steered`
  * answer is shown under the loss chart, which marks the step from which the new weights apply.
+ * A job followed again after a reload puts its weights and blend now (`accepted.weights`) on the
+ * sliders, which steer it from there.
  * The job itself is nst.js's: this file reaches it through nst.js's hooks (window.nstHooks).
  */
 (function () {
@@ -13,14 +15,17 @@
     const STEER_DELAY_MS = 500;  // a dragged slider steers once, when it rests
     const STEERABLE = ["style_weight", "content_weight", "tv_weight"];
     const STEERS_WHILE = new Set(["queued", "running"]);
+    const ENDED = new Set(["idle", "done", "cancelled", "failed"]);
     const MARK_COLOR = "#fd7e14";
 
     const set = (id, props) => window.dash_clientside.set_props(id, props);
 
     // The sliders and images as the page last showed them (slot index 0 is the first painting).
     const page = {count: 1, blends: [], images: [], weights: {}, config: null};
-    // The job this page started: its painting slots, the steering values it has now, its marks.
-    let job = {phase: "idle", slots: [0], sent: null, marks: [], timer: null, pending: false};
+    // The job this page started or follows again (`attached`): its painting slots, the steering
+    // values it has now, its marks.
+    let job = {phase: "idle", slots: [0], sent: null, marks: [], timer: null, pending: false,
+               attached: false};
 
     function triggeredBy(id) {
         const triggered = window.dash_clientside.callback_context.triggered || [];
@@ -33,16 +38,20 @@
         const max = config.max_paintings;
         const adding = triggeredBy("add-painting");
         const next = Math.min(max, Math.max(1, count + (adding ? 1 : -1)));
-        // Kept here, not only by blend(): the set_props below run blend() before this callback's
-        // own output reaches painting-count, with the count as it was.
-        page.count = next;
         if (!adding && count > 1) clearSlot(count);
-        for (let n = 2; n <= max; n++) {
-            set(`painting-${n}`, {class_name: n <= next ? "painting-slot" : "painting-slot d-none"});
-        }
-        set("add-painting", {disabled: next >= max});
-        set("remove-painting", {class_name: "px-0 text-danger" + (next > 1 ? "" : " d-none")});
+        showSlots(next, max);
         return next;
+    }
+
+    function showSlots(count, max) {
+        // Kept here, not only by blend(): the set_props below run blend() before the count
+        // reaches painting-count.
+        page.count = count;
+        for (let n = 2; n <= max; n++) {
+            set(`painting-${n}`, {class_name: n <= count ? "painting-slot" : "painting-slot d-none"});
+        }
+        set("add-painting", {disabled: count >= max});
+        set("remove-painting", {class_name: "px-0 text-danger" + (count > 1 ? "" : " d-none")});
     }
 
     function clearSlot(n) {
@@ -68,7 +77,8 @@
         const count = page.count;
         page.blends = args.slice(0, max).map(Number);
         page.images = [null, ...args.slice(max)];
-        const used = usedSlots();
+        // A job followed again has its paintings at the service only: its slots take part.
+        const used = job.attached && !ENDED.has(job.phase) ? job.slots : usedSlots();
         const total = used.reduce((sum, index) => sum + page.blends[index], 0);
         const shares = [];
         for (let index = 0; index < max; index++) {
@@ -157,7 +167,7 @@
         clearTimeout(job.timer);
         const slots = usedSlots();
         job = {phase: "connecting", slots, sent: steering(slots), marks: [], timer: null,
-               pending: false};
+               pending: false, attached: false};
         note("");
         if (slots.length > 1) {
             message.styles = slots.map((index) => ({
@@ -166,6 +176,29 @@
             }));
             delete message.style;
         }
+    };
+
+    hooks.attached = (msg, config) => {
+        if (!msg.weights) return;
+        page.config = config;
+        clearTimeout(job.timer);
+        const blends = msg.weights.style_blend;
+        const slots = blends.map((_, index) => index);
+        for (const name of STEERABLE) {
+            const [low, high] = config.knobs[name].positions;
+            const position = Math.min(high, Math.max(low, Math.log10(msg.weights[name])));
+            page.weights[name] = Math.round(position * 1000) / 1000;
+            set({type: "knob", part: "advanced", name}, {value: page.weights[name]});
+        }
+        blends.forEach((share, index) => {
+            page.blends[index] = share;
+            set(`blend-${index + 1}`, {value: share});
+        });
+        showSlots(Math.max(page.count, slots.length), config.max_paintings);
+        set("painting-count", {data: page.count});
+        job = {phase: job.phase, slots, sent: steering(slots), marks: [], timer: null,
+               pending: false, attached: true};
+        note("");
     };
 
     hooks.phase = (name) => {
