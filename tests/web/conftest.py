@@ -192,3 +192,10 @@ def files(tmp_path_factory) -> Files:
         too_large=folder / "huge.png",
         huge_photo=_huge_photo(folder / "photo-9000x9000.jpg"),
     )
+
+
+@pytest.fixture(scope="session")
+def second_painting(tmp_path_factory) -> Path:
+    """A second painting to blend: The Scream (scikit-image's coffee without shared/), 160 px."""
+    return _save(_sample("the_scream.jpg", "coffee"),
+                 tmp_path_factory.mktemp("paintings") / "second.jpg", 160)

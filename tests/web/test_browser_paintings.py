@@ -9,31 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
-from PIL import Image
 from playwright.sync_api import Page, expect
 
 from test_browser import WATCH_LIVE_VIEW, PAINTED, choose_job, open_page, upload, wait_phase
 
-SCREAM = Path(__file__).resolve().parents[3] / "shared" / "samples" / "the_scream.jpg"
 CHART = "document.querySelector('#loss-graph .js-plotly-plot')"
-
-
-@pytest.fixture(scope="module")
-def second_painting(tmp_path_factory) -> Path:
-    """The Scream from ../shared/samples (scikit-image's coffee without it), 160 px."""
-    if SCREAM.is_file():
-        image = Image.open(SCREAM).convert("RGB")
-    else:
-        from skimage import data
-
-        image = Image.fromarray(data.coffee())
-    image.thumbnail((160, 160))
-    path = tmp_path_factory.mktemp("paintings") / "second.jpg"
-    image.save(path, "JPEG", quality=90)
-    return path
 
 
 class SocketLog:

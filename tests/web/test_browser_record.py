@@ -13,8 +13,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 from test_browser import PAINTED, WATCH_LIVE_VIEW, choose_job, open_page, upload, wait_phase
-from test_browser_paintings import (CHART, SocketLog, press, second_painting,  # noqa: F401
-                                    stored_record)
+from test_browser_paintings import CHART, SocketLog, press, stored_record
 
 ADVANCED = "text=Advanced: loss weights, start, optimiser"
 
@@ -41,7 +40,7 @@ def start_and_steer_style_weight(page: Page) -> None:
 
 
 def test_the_result_and_the_gallery_say_how_the_picture_was_painted(
-        page, web, files, second_painting, s3, artifacts):  # noqa: F811
+        page, web, files, second_painting, s3, artifacts):
     socket = SocketLog(page)
     open_page(page, web.url)
     blend_two_paintings(page, files, second_painting)
@@ -72,7 +71,7 @@ def test_the_result_and_the_gallery_say_how_the_picture_was_painted(
 
 
 def test_after_a_reload_the_sliders_show_the_jobs_weights_now_and_steer_it(
-        page, web, files, second_painting, artifacts):  # noqa: F811
+        page, web, files, second_painting, artifacts):
     socket = SocketLog(page)
     open_page(page, web.url)
     blend_two_paintings(page, files, second_painting)
