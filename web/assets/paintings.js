@@ -184,6 +184,8 @@
         clearTimeout(job.timer);
         const blends = msg.weights.style_blend;
         const slots = blends.map((_, index) => index);
+        // A weight beyond its slider's ends (given from the CLI, say) sits at the end: only a
+        // slider that is moved steers, so the job keeps it until then.
         for (const name of STEERABLE) {
             const [low, high] = config.knobs[name].positions;
             const position = Math.min(high, Math.max(low, Math.log10(msg.weights[name])));
