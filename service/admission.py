@@ -103,7 +103,8 @@ def check(start: protocol.Start, settings: Settings, sizes: Sizes) -> CheckedSta
     engine's network takes; raises RequestError."""
     params = job_params(start, settings).resolved()
     content = _upload(start.content, "content", settings,
-                      lambda shape: sizes.output_size(shape, params.size, "content"))
+                      lambda shape: sizes.output_size(shape, params.size, "content",
+                                                      params.style_zoom))
     fields, blend = _paintings(start)
     styles = tuple(_upload(text, field, settings, lambda shape: sizes.style_size(shape, params))
                    for field, text in fields)

@@ -136,7 +136,7 @@ def _stylize(args: argparse.Namespace, started: float) -> int:
     styles = [read_image(str(path)) for path in args.style]
     engine = Engine.load(args.backbone, args.weights, args.precision)
     params = engine.resolved(params)
-    height, width = engine.output_size(content.shape, params.size)
+    height, width = engine.output_size(content.shape, params.size, zoom=params.style_zoom)
     for style in styles:
         engine.style_size(style.shape, params)
     if args.frames_dir:

@@ -51,7 +51,6 @@ class _Child:
         self.process = context.Process(
             target=engine_worker.serve, name="nst-engine", daemon=True,
             args=(child_end, settings.backbone, settings.weights, settings.precision,
-                  2 * settings.max_size,  # the painting's longer side at most (style_scale)
                   settings.default_size))
         self.process.start()
         child_end.close()

@@ -23,8 +23,7 @@ from multiprocessing.connection import Connection
 log = logging.getLogger("nst.engine")
 
 
-def serve(conn: Connection, backbone: str, weights: str, precision: str, max_style_side: int,
-          warm_size: int) -> None:
+def serve(conn: Connection, backbone: str, weights: str, precision: str, warm_size: int) -> None:
     # A replacement shares the GPU with the process it replaces until that one exits.
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     # Ctrl-C and a container's stop reach the whole process group; the service decides when its
@@ -45,7 +44,7 @@ def serve(conn: Connection, backbone: str, weights: str, precision: str, max_sty
 
     try:
         began = time.perf_counter()
-        engine = Engine.load(backbone, weights, precision, max_style_side)
+        engine = Engine.load(backbone, weights, precision)
         loaded = time.perf_counter()
         engine.warm(warm_size)
     except Exception as error:  # noqa: BLE001 (the service reports it on /healthz)

@@ -85,10 +85,9 @@ def page_config(settings: WebSettings) -> dict:
         "socket_url": settings.browser_socket_url,
         "max_image_bytes": settings.max_upload_bytes,
         "max_image_mb": settings.max_upload_mb,
-        # Uploads larger than a job can use are scaled down in the browser: photos to the job's
-        # size, paintings to the largest a brush scale can ask for (the service's own cap).
+        # Uploads larger than any job can use are scaled down in the browser: photos and
+        # paintings alike (the engine never takes a painting larger than the output).
         "max_size": settings.max_size,
-        "max_painting_size": 2 * settings.max_size,
         # How nst.js turns each control's value into the `start` message's field of that name,
         # and the range it checks a typed number against before Start.
         "knobs": {knob.name: {"control": control_kind(knob), "label": knob.label,

@@ -48,17 +48,52 @@ def preprocess(image: tf.Tensor) -> tf.Tensor:
     return tf.reverse(image, axis=[-1]) * 255.0 - _BGR_MEAN
 
 
-def content_and_style(extractor: keras.Model, image: tf.Tensor) -> tuple[list, list]:
+def content_and_style(extractor: keras.Model, image: tf.Tensor, zoom: tf.Tensor | float = 1.0,
+                      content_only: keras.Model | None = None) -> tuple[list, list]:
     """(content features, style Gram matrices) of an RGB image in [0, 1], in float32.
 
+    With `zoom` > 1 the Grams are those of the image seen at 1/zoom of its size (`seen_smaller`):
+    a painting's strokes matched there come out `zoom` times as large, and `content_only` (the
+    network truncated at the content layers) spares the deeper layers' work at the full size.
     The losses stay in float32 whatever precision the network computes in (the Grams' gradient,
     which flows back into the network, is in the network's).
     """
-    outputs = extractor(preprocess(image))
-    return (
-        [tf.cast(outputs[name], tf.float32) for name in CONTENT_LAYERS],
-        [gram_matrix(outputs[name]) for name in STYLE_LAYERS],
-    )
+    def content(outputs: dict) -> list[tf.Tensor]:
+        return [tf.cast(outputs[name], tf.float32) for name in CONTENT_LAYERS]
+
+    def grams(outputs: dict) -> list[tf.Tensor]:
+        return [gram_matrix(outputs[name]) for name in STYLE_LAYERS]
+
+    def at_its_size() -> tuple[list, list]:
+        outputs = extractor(preprocess(image))
+        return content(outputs), grams(outputs)
+
+    def seen_zoomed() -> tuple[list, list]:
+        return (content((content_only or extractor)(preprocess(image))),
+                grams(extractor(preprocess(seen_smaller(image, zoom)))))
+
+    return tf.cond(tf.convert_to_tensor(zoom, tf.float32) > 1.0, seen_zoomed, at_its_size)
+
+
+# The blur before shrinking by `zoom`: a Gaussian of 0.5 px per unit of zoom, as wide as the
+# pixels being merged. Without it the shrink's gradient, spread back over the pixels it merged,
+# paints a grid of the zoom's period.
+_BLUR_SIGMA_PER_ZOOM = 0.5
+_BLUR_RADIUS = 6  # 3 sigma at the largest zoom (style_scale 4)
+
+
+def seen_smaller(image: tf.Tensor, zoom: tf.Tensor | float) -> tf.Tensor:
+    """The (1, H, W, 3) image blurred and shrunk to 1/zoom of its size (zoom >= 1)."""
+    zoom = tf.convert_to_tensor(zoom, tf.float32)
+    offsets = tf.range(-_BLUR_RADIUS, _BLUR_RADIUS + 1, dtype=tf.float32)
+    kernel = tf.exp(-0.5 * tf.square(offsets / (_BLUR_SIGMA_PER_ZOOM * zoom)))
+    kernel = tf.tile((kernel / tf.reduce_sum(kernel))[:, tf.newaxis, tf.newaxis], [1, 3, 1])
+    padding = [[0, 0], [_BLUR_RADIUS, _BLUR_RADIUS], [_BLUR_RADIUS, _BLUR_RADIUS], [0, 0]]
+    blurred = tf.pad(image, padding, mode="REFLECT")
+    blurred = tf.nn.depthwise_conv2d(blurred, kernel[tf.newaxis], [1, 1, 1, 1], "VALID")
+    blurred = tf.nn.depthwise_conv2d(blurred, kernel[:, tf.newaxis], [1, 1, 1, 1], "VALID")
+    size = tf.cast(tf.shape(image)[1:3], tf.float32) / zoom
+    return tf.image.resize(blurred, tf.cast(tf.round(size), tf.int32), method="bilinear")
 
 
 PRECISIONS = ("auto", "float32", "bfloat16")

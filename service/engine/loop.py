@@ -22,10 +22,6 @@ from .params import StyleParams, blend_weights, check_steer
 from .weights import load_vgg
 
 LOSS_NAMES = ("total", "style", "content", "tv")
-# The painting's longer side at most: twice the service's default NST_MAX_SIZE (1024), so
-# style_scale 2 holds at every output size the service allows by default. The painting's features
-# are taken once per job, so this bounds one forward pass, not every step.
-MAX_STYLE_SIDE = 2048
 
 Paintings = np.ndarray | Sequence[np.ndarray]  # one painting, or up to MAX_STYLES to blend
 
@@ -124,10 +120,11 @@ class Engine:
     and memory does not grow with the number of aspect ratios seen.
     """
 
-    def __init__(self, vgg, model: ModelInfo, max_style_side: int = MAX_STYLE_SIDE) -> None:
+    def __init__(self, vgg, model: ModelInfo) -> None:
         self.model = model
         self.extractor = truncate(vgg, STYLE_LAYERS + CONTENT_LAYERS)
-        self.sizes = Sizes(2 ** pooling_layers(self.extractor), max_style_side)
+        self.content_extractor = truncate(vgg, CONTENT_LAYERS)
+        self.sizes = Sizes(2 ** pooling_layers(self.extractor))
         self._epochs = {
             name: tf.function(functools.partial(self._epoch_graph, optimizer))
             for name, optimizer in OPTIMIZERS.items()
@@ -137,17 +134,16 @@ class Engine:
     @classmethod
     def load(
         cls, backbone: str | None = None, weights: str = "auto", precision: str = "auto",
-        max_style_side: int = MAX_STYLE_SIDE,
     ) -> "Engine":
         vgg, model = load_vgg(backbone, weights, precision)
-        return cls(vgg, model, max_style_side)
+        return cls(vgg, model)
 
     def resolved(self, params: StyleParams) -> StyleParams:
         return params.resolved()
 
-    def output_size(self, shape: tuple[int, ...], size: int, name: str = "content"
-                    ) -> tuple[int, int]:
-        return self.sizes.output_size(shape, size, name)
+    def output_size(self, shape: tuple[int, ...], size: int, name: str = "content",
+                    zoom: float = 1.0) -> tuple[int, int]:
+        return self.sizes.output_size(shape, size, name, zoom)
 
     def style_size(self, shape: tuple[int, ...], params: StyleParams) -> tuple[int, int]:
         return self.sizes.style_size(shape, params)
@@ -184,9 +180,9 @@ class Engine:
         optimizer = OPTIMIZERS[params.optimizer]
         arguments = [
             image, optimizer.init(image), *job.targets,
-            tf.constant([params.style_weight, params.content_weight, params.tv_weight]),
-            tf.constant(params.steps_per_epoch), tf.constant(params.learning_rate, tf.float32),
-            stop.variable, steering.variable,
+            _weights(params), tf.constant(params.steps_per_epoch),
+            tf.constant(params.learning_rate, tf.float32), stop.variable, steering.variable,
+            _zoom(params),
         ]
         epoch_graph = self._compiled(params.optimizer, arguments)
         step = 0
@@ -220,7 +216,7 @@ class Engine:
         changes = steering.take()
         blend = changes.pop("style_blend", None)
         params = dataclasses.replace(params, **changes)
-        arguments[4] = tf.constant([params.style_weight, params.content_weight, params.tv_weight])
+        arguments[4] = _weights(params)
         if blend is not None:
             weights = blend_weights(len(job.grams), blend)
             arguments[3] = _blended(job.grams, weights)
@@ -242,8 +238,7 @@ class Engine:
                            f"{job.content.shape[:2]}")
         if params.preserve_colors == "luminance":
             image = colors.grey(image)
-        weights = tf.constant([params.style_weight, params.content_weight, params.tv_weight])
-        terms = self._losses(_to_tensor(image), *job.targets, weights)
+        terms = self._losses(_to_tensor(image), *job.targets, _weights(params), _zoom(params))
         return dict(zip(LOSS_NAMES, (float(x) for x in terms.numpy())))
 
     def style_targets(self, style: Paintings, content: np.ndarray, params: StyleParams,
@@ -253,7 +248,8 @@ class Engine:
 
     def _prepared(self, content: np.ndarray, style: Paintings, params: StyleParams,
                   style_blend: Sequence[float] | None = None) -> Prepared:
-        height, width = self.output_size(_checked(content, "content").shape, params.size)
+        height, width = self.output_size(_checked(content, "content").shape, params.size,
+                                         zoom=params.style_zoom)
         photo = images.resize(content, height, width)
         weights = blend_weights(len(_listed(style)), style_blend)
         paintings = [self._painting(painting, photo, params) for painting in _listed(style)]
@@ -283,21 +279,22 @@ class Engine:
         """How many times the optimiser's epoch function was traced: one, however many jobs."""
         return self._epochs[optimizer].experimental_get_tracing_count()
 
-    def _features(self, image: tf.Tensor) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
-        return content_and_style(self.extractor, image)
+    def _features(self, image: tf.Tensor, zoom: tf.Tensor | float = 1.0
+                  ) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
+        return content_and_style(self.extractor, image, zoom, self.content_extractor)
 
-    def _losses(self, image, content_targets, style_targets, weights) -> tf.Tensor:
-        return weighted_terms(image, self._features(image), (content_targets, style_targets),
-                              weights)
+    def _losses(self, image, content_targets, style_targets, weights, zoom) -> tf.Tensor:
+        return weighted_terms(image, self._features(image, zoom),
+                              (content_targets, style_targets), weights)
 
     def _epoch_graph(self, optimizer, trial, state, content_targets, style_targets, weights, steps,
-                     learning_rate, stop, steer):
+                     learning_rate, stop, steer, zoom):
         """Up to `steps` steps (fewer if `stop` or `steer` is set); each step evaluates the
         objective once."""
         def one_step(i, trial, state):
             with tf.GradientTape() as tape:
                 tape.watch(trial)
-                terms = self._losses(trial, content_targets, style_targets, weights)
+                terms = self._losses(trial, content_targets, style_targets, weights, zoom)
                 total = terms[0]
             gradient = tape.gradient(total, trial)
             trial, state = optimizer.update(trial, terms, gradient, state, learning_rate)
@@ -326,6 +323,20 @@ def _any_image_size(arguments: list) -> list:
         return tf.TensorSpec(shape, value.dtype)
 
     return tf.nest.map_structure(relax, arguments)
+
+
+def _zoom(params: StyleParams) -> tf.Tensor:
+    """How much smaller than the output the style loss sees it: `style_scale` above 1 (below 1
+    the painting is shrunk instead; see Sizes.style_size)."""
+    return tf.constant(params.style_zoom, tf.float32)
+
+
+def _weights(params: StyleParams) -> tf.Tensor:
+    """(style, content, total variation) as the loss applies them. Above brush scale 1 total
+    variation counts zoom² times: what the style loss sees at 1/zoom of the size leaves the finer
+    detail to total variation alone, and at its own weight that detail came out as a fine grid."""
+    return tf.constant([params.style_weight, params.content_weight,
+                        params.tv_weight * params.style_zoom ** 2])
 
 
 def _listed(style: Paintings) -> list[np.ndarray]:

@@ -86,9 +86,9 @@ class StyleParams:
                                  "the luminance only, keep the photo's colour); histogram (give "
                                  "the painting the photo's colour statistics first)", "objective",
                                  choices=COLOR_MODES)
-    style_scale: float = _knob(1.0, "brush scale", "the painting's longer side relative to the "
-                               "output's: larger gives larger strokes", "objective",
-                               minimum=0.25, maximum=4.0)
+    style_scale: float = _knob(1.0, "brush scale", "the size of the painting's strokes in the "
+                               "output, relative to the painting at the output's size",
+                               "objective", minimum=0.25, maximum=4.0)
     init: str = _knob("content", "start from", "the image the optimisation starts from: the "
                       "content, the style, or seeded noise", "start", choices=INITS)
     seed: int = _knob(0, "seed", "seed for init noise; runs are reproducible on the CPU", "start",
@@ -113,6 +113,12 @@ class StyleParams:
     @property
     def total_steps(self) -> int:
         return self.epochs * self.steps_per_epoch
+
+    @property
+    def style_zoom(self) -> float:
+        """How many times smaller than the output the style loss sees it: the brush scale from 1
+        up (below 1 the painting is shrunk instead)."""
+        return max(1.0, self.style_scale)
 
     def resolved(self) -> "StyleParams":
         """These parameters with an unset learning rate taken from the optimiser's default."""

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from skimage.color import rgb2lab
+from skimage.filters import gaussian
 from skimage.transform import resize as resize_float
 
 from service.engine import BadImage, BadParams, StyleParams
@@ -52,29 +53,58 @@ def test_histogram_paints_with_the_matched_painting(engine, content, style):
     np.testing.assert_array_equal(matched[0].numpy(), expected[0].numpy())
 
 
-def test_style_scale_sets_the_paintings_size_relative_to_the_output(engine, style):
+def test_style_scale_shrinks_the_painting_below_1_and_never_enlarges_it(engine, style):
     assert engine.style_size(style.shape, StyleParams(size=96)) == (60, 96)
     assert engine.style_size(style.shape, StyleParams(size=96, style_scale=0.5)) == (30, 48)
-    assert engine.style_size(style.shape, StyleParams(size=96, style_scale=2)) == (120, 192)
-    capped = engine.style_size(style.shape, StyleParams(size=1024, style_scale=4))
-    assert max(capped) == engine.sizes.max_style_side == 2048
+    assert engine.style_size(style.shape, StyleParams(size=96, style_scale=2)) == (60, 96)
+    assert engine.style_size(style.shape, StyleParams(size=1024, style_scale=4)) == (640, 1024)
 
 
 def test_style_scale_changes_the_style_target(engine, content, style):
     small, large = (engine.style_targets(style, content, StyleParams(size=96, style_scale=scale))
-                    for scale in (0.5, 2))
+                    for scale in (0.5, 1))
     assert not np.allclose(small[0].numpy(), large[0].numpy(), rtol=0.05)
 
 
+def blobs(size: float, seed: int, shape=(96, 128)) -> np.ndarray:
+    """A stationary texture of colour blobs about `size` px across."""
+    noise = np.random.default_rng(seed).normal(size=(*shape, 3))
+    smooth = gaussian(noise, sigma=size, channel_axis=-1)
+    return np.clip(128 + 60 * smooth / smooth.std(), 0, 255).astype(np.uint8)
+
+
+def test_a_larger_brush_prefers_marks_as_much_larger(engine):
+    """With blobs of 2 px as the painting, blobs of 2 px score the lower style term at brush
+    scale 1 and blobs of 4 px at brush scale 2: the style is judged on the output seen half as
+    large, not on a larger copy of the painting's own detail."""
+    painting, same, doubled = blobs(2, 0), blobs(2, 1), blobs(4, 2)
+
+    def style_term(image, scale):
+        params = StyleParams(size=128, style_scale=scale)
+        return engine.objective(image, painting, painting, params)["style"]
+
+    assert style_term(same, 1) < style_term(doubled, 1)
+    assert style_term(doubled, 2) < style_term(same, 2)
+
+
 def test_a_painting_too_small_at_its_scale_is_refused_with_the_reason(engine, style):
-    strip = np.zeros((20, 200, 3), np.uint8)  # 10:1 comes out at 64 x 6 px at style_scale 0.5
-    engine.style_size(strip.shape, StyleParams(size=128, style_scale=2))
-    with pytest.raises(BadImage, match="style_scale 0.5 makes the painting 64 px"):
-        engine.style_size(strip.shape, StyleParams(size=128, style_scale=0.5))
+    strip = np.zeros((20, 200, 3), np.uint8)  # 10:1 comes out at 128 x 13 px at style_scale 0.5
+    assert engine.style_size(strip.shape, StyleParams(size=256, style_scale=4)) == (26, 256)
+    with pytest.raises(BadImage, match="style_scale 0.5 makes the painting 128 px"):
+        engine.style_size(strip.shape, StyleParams(size=256, style_scale=0.5))
     with pytest.raises(BadParams, match="style_scale must be a number from 0.25 to 4, got 5"):
         StyleParams(style_scale=5)
     with pytest.raises(BadParams, match="preserve_colors must be one of none, luminance, hist"):
         StyleParams(preserve_colors="yes")
+
+
+def test_an_output_too_small_for_its_brush_is_refused_with_the_reason(engine, content):
+    # 128 x 96 at 128 px: brush scale 4 sees a 32 x 24 copy, over the 16 px the network needs;
+    # at 64 px the copy would be 16 x 12.
+    assert engine.output_size(content.shape, 128, zoom=4) == (96, 128)
+    with pytest.raises(BadImage, match="brush scale 4 paints its style on a copy 4 times smal"):
+        list(engine.stylize(content, content, StyleParams(size=64, style_scale=4, epochs=1,
+                                                          steps_per_epoch=1)))
 
 
 def test_a_blend_weighs_the_paintings_gram_targets(engine, content, style, full_painting):

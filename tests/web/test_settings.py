@@ -116,4 +116,4 @@ def test_the_page_is_told_each_typed_numbers_range_and_the_sizes_it_scales_uploa
     assert (epochs["minimum"], epochs["maximum"], epochs["whole"]) == (1, 7, True)
     assert (seed["minimum"], seed["maximum"], seed["dashed"]) == (0, None, "seed")
     assert (scale["minimum"], scale["maximum"], scale["whole"]) == (0.25, 4.0, False)
-    assert (config["max_size"], config["max_painting_size"]) == (640, 1280)
+    assert config["max_size"] == 640

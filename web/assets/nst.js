@@ -157,7 +157,7 @@
         } catch (error) {
             return rejected(`${name} looks like a ${kind} file but cannot be read: it may be damaged.`);
         }
-        const longest = role === "content" ? config.max_size : config.max_painting_size;
+        const longest = config.max_size;
         let data = contents;
         let scaled = "";
         if (Math.max(size.width, size.height) > longest) {
