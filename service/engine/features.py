@@ -15,6 +15,10 @@ from .losses import gram_matrix
 # dissolve late in a run while the loss barely moved.
 CONTENT_LAYERS = ("block4_conv2",)
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+# A brush scale above 1 also matches these on the output seen that many times smaller, against
+# the painting at the output's size: the large forms the deep layers carry come out that many
+# times larger (loop.Engine._painting_grams).
+ZOOMED_LAYERS = STYLE_LAYERS[2:]
 BACKBONES = {"vgg19": keras.applications.VGG19, "vgg16": keras.applications.VGG16}
 
 # Caffe-style VGG input: BGR, 0..255, minus the ImageNet channel means (keras `preprocess_input`).
@@ -48,38 +52,29 @@ def preprocess(image: tf.Tensor) -> tf.Tensor:
     return tf.reverse(image, axis=[-1]) * 255.0 - _BGR_MEAN
 
 
-def content_and_style(extractor: keras.Model, image: tf.Tensor, zoom: tf.Tensor | float = 1.0,
-                      content_only: keras.Model | None = None) -> tuple[list, list]:
+def content_and_style(extractor: keras.Model, image: tf.Tensor) -> tuple[list, list]:
     """(content features, style Gram matrices) of an RGB image in [0, 1], in float32.
 
-    With `zoom` > 1 the Grams are those of the image seen at 1/zoom of its size (`seen_smaller`):
-    a painting's strokes matched there come out `zoom` times as large, and `content_only` (the
-    network truncated at the content layers) spares the deeper layers' work at the full size.
     The losses stay in float32 whatever precision the network computes in (the Grams' gradient,
     which flows back into the network, is in the network's).
     """
-    def content(outputs: dict) -> list[tf.Tensor]:
-        return [tf.cast(outputs[name], tf.float32) for name in CONTENT_LAYERS]
-
-    def grams(outputs: dict) -> list[tf.Tensor]:
-        return [gram_matrix(outputs[name]) for name in STYLE_LAYERS]
-
-    def at_its_size() -> tuple[list, list]:
-        outputs = extractor(preprocess(image))
-        return content(outputs), grams(outputs)
-
-    def seen_zoomed() -> tuple[list, list]:
-        return (content((content_only or extractor)(preprocess(image))),
-                grams(extractor(preprocess(seen_smaller(image, zoom)))))
-
-    return tf.cond(tf.convert_to_tensor(zoom, tf.float32) > 1.0, seen_zoomed, at_its_size)
+    outputs = extractor(preprocess(image))
+    return (
+        [tf.cast(outputs[name], tf.float32) for name in CONTENT_LAYERS],
+        [gram_matrix(outputs[name]) for name in STYLE_LAYERS],
+    )
 
 
-# The blur before shrinking by `zoom`: a Gaussian of 0.5 px per unit of zoom, as wide as the
-# pixels being merged. Without it the shrink's gradient, spread back over the pixels it merged,
-# paints a grid of the zoom's period.
-_BLUR_SIGMA_PER_ZOOM = 0.5
-_BLUR_RADIUS = 6  # 3 sigma at the largest zoom (style_scale 4)
+def zoomed_grams(extractor: keras.Model, image: tf.Tensor, zoom: tf.Tensor) -> list[tf.Tensor]:
+    """The Grams of ZOOMED_LAYERS of the image seen `zoom` times smaller (`seen_smaller`)."""
+    outputs = extractor(preprocess(seen_smaller(image, zoom)))
+    return [gram_matrix(outputs[name]) for name in ZOOMED_LAYERS]
+
+
+# The blur before shrinking by `zoom`: a Gaussian of 1 px per unit of zoom. Narrower (0.5 px), the
+# shrink's gradient, spread back over the pixels it merged, left a grid of the zoom's period.
+_BLUR_SIGMA_PER_ZOOM = 1.0
+_BLUR_RADIUS = 12  # 3 sigma at the largest zoom (style_scale 4)
 
 
 def seen_smaller(image: tf.Tensor, zoom: tf.Tensor | float) -> tf.Tensor:
@@ -89,11 +84,11 @@ def seen_smaller(image: tf.Tensor, zoom: tf.Tensor | float) -> tf.Tensor:
     kernel = tf.exp(-0.5 * tf.square(offsets / (_BLUR_SIGMA_PER_ZOOM * zoom)))
     kernel = tf.tile((kernel / tf.reduce_sum(kernel))[:, tf.newaxis, tf.newaxis], [1, 3, 1])
     padding = [[0, 0], [_BLUR_RADIUS, _BLUR_RADIUS], [_BLUR_RADIUS, _BLUR_RADIUS], [0, 0]]
-    blurred = tf.pad(image, padding, mode="REFLECT")
-    blurred = tf.nn.depthwise_conv2d(blurred, kernel[tf.newaxis], [1, 1, 1, 1], "VALID")
-    blurred = tf.nn.depthwise_conv2d(blurred, kernel[:, tf.newaxis], [1, 1, 1, 1], "VALID")
+    rows = tf.nn.depthwise_conv2d(tf.pad(image, padding, mode="REFLECT"), kernel[tf.newaxis],
+                                  [1, 1, 1, 1], "VALID")
+    smooth = tf.nn.depthwise_conv2d(rows, kernel[:, tf.newaxis], [1, 1, 1, 1], "VALID")
     size = tf.cast(tf.shape(image)[1:3], tf.float32) / zoom
-    return tf.image.resize(blurred, tf.cast(tf.round(size), tf.int32), method="bilinear")
+    return tf.image.resize(smooth, tf.cast(tf.round(size), tf.int32), method="bilinear")
 
 
 PRECISIONS = ("auto", "float32", "bfloat16")

@@ -14,7 +14,8 @@ import tensorflow as tf
 
 from . import colors, images
 from .errors import BadImage
-from .features import CONTENT_LAYERS, STYLE_LAYERS, content_and_style, pooling_layers, truncate
+from .features import (CONTENT_LAYERS, STYLE_LAYERS, ZOOMED_LAYERS, content_and_style,
+                       pooling_layers, truncate, zoomed_grams)
 from .losses import weighted_terms
 from .optimizers import OPTIMIZERS
 from .info import Frame, ModelInfo, Sizes
@@ -22,6 +23,9 @@ from .params import StyleParams, blend_weights, check_steer
 from .weights import load_vgg
 
 LOSS_NAMES = ("total", "style", "content", "tv")
+# The painting magnified for a brush scale above 1, longer side at most: twice the service's
+# default NST_MAX_SIZE. Its Grams are taken once per job.
+MAX_MAGNIFIED_SIDE = 2048
 
 Paintings = np.ndarray | Sequence[np.ndarray]  # one painting, or up to MAX_STYLES to blend
 
@@ -116,20 +120,22 @@ class Engine:
     """A loaded feature extractor and the compiled epoch that optimises an image against it.
 
     The epoch function takes every job-specific value as a tensor argument and is traced once per
-    optimiser with the image's height and width left open, so jobs of any shape share one graph
-    and memory does not grow with the number of aspect ratios seen.
+    optimiser (and once more for brush scales above 1) with the image's height and width left
+    open, so jobs of any shape share one graph and memory does not grow with the number of aspect
+    ratios seen.
     """
 
     def __init__(self, vgg, model: ModelInfo) -> None:
         self.model = model
         self.extractor = truncate(vgg, STYLE_LAYERS + CONTENT_LAYERS)
-        self.content_extractor = truncate(vgg, CONTENT_LAYERS)
         self.sizes = Sizes(2 ** pooling_layers(self.extractor))
+        # One graph per optimiser, and one more for brush scales above 1 (zoomed), whose style
+        # loss has more terms.
         self._epochs = {
-            name: tf.function(functools.partial(self._epoch_graph, optimizer))
-            for name, optimizer in OPTIMIZERS.items()
+            (name, zoomed): tf.function(functools.partial(self._epoch_graph, optimizer, zoomed))
+            for name, optimizer in OPTIMIZERS.items() for zoomed in (False, True)
         }
-        self._traced: set[str] = set()
+        self._traced: set[tuple[str, bool]] = set()
 
     @classmethod
     def load(
@@ -184,7 +190,7 @@ class Engine:
             tf.constant(params.learning_rate, tf.float32), stop.variable, steering.variable,
             _zoom(params),
         ]
-        epoch_graph = self._compiled(params.optimizer, arguments)
+        epoch_graph = self._compiled((params.optimizer, params.style_zoom > 1), arguments)
         step = 0
         for epoch in range(1, params.epochs + 1):
             remaining = params.steps_per_epoch
@@ -238,7 +244,8 @@ class Engine:
                            f"{job.content.shape[:2]}")
         if params.preserve_colors == "luminance":
             image = colors.grey(image)
-        terms = self._losses(_to_tensor(image), *job.targets, _weights(params), _zoom(params))
+        terms = self._losses(_to_tensor(image), *job.targets, _weights(params), _zoom(params),
+                             zoomed=params.style_zoom > 1)
         return dict(zip(LOSS_NAMES, (float(x) for x in terms.numpy())))
 
     def style_targets(self, style: Paintings, content: np.ndarray, params: StyleParams,
@@ -255,9 +262,23 @@ class Engine:
         paintings = [self._painting(painting, photo, params) for painting in _listed(style)]
         content = colors.grey(photo) if params.preserve_colors == "luminance" else photo
         content_targets, _ = self._features(_to_tensor(content))
-        grams = [self._features(_to_tensor(painting))[1] for painting in paintings]
+        grams = [self._painting_grams(painting, params) for painting in paintings]
         return Prepared(photo, content, paintings[0],
                         (tuple(content_targets), _blended(grams, weights)), grams)
+
+    def _painting_grams(self, painting: np.ndarray, params: StyleParams) -> list[tf.Tensor]:
+        """The style targets of a painting at its working size. Above brush scale 1: every style
+        layer's of the painting magnified by the scale (nothing finer than the working size shows
+        comes in), then ZOOMED_LAYERS' of the painting itself, which the output seen that many
+        times smaller is held to: the deep layers see too little of a magnified painting's large
+        forms to paint them larger (docs/benchmarks.md)."""
+        grams = self._features(_to_tensor(painting))[1]
+        if params.style_zoom <= 1:
+            return grams
+        height, width = painting.shape[:2]
+        scale = min(params.style_zoom, MAX_MAGNIFIED_SIDE / max(height, width))
+        magnified = images.resize(painting, round(height * scale), round(width * scale))
+        return [*self._features(_to_tensor(magnified))[1], *grams[-len(ZOOMED_LAYERS):]]
 
     def _painting(self, style: np.ndarray, photo: np.ndarray, params: StyleParams) -> np.ndarray:
         """A painting at its working size, in the colours `preserve_colors` asks for."""
@@ -268,33 +289,36 @@ class Engine:
             return colors.match_histogram(painting, photo)
         return painting
 
-    def _compiled(self, optimizer: str, arguments: list):
-        """The optimiser's epoch function, traced on first use for images of any height and width."""
-        if optimizer not in self._traced:
-            self._epochs[optimizer].get_concrete_function(*_any_image_size(arguments))
-            self._traced.add(optimizer)
-        return self._epochs[optimizer]
+    def _compiled(self, key: tuple[str, bool], arguments: list):
+        """The epoch function of (optimiser, zoomed), traced on first use for images of any height
+        and width."""
+        if key not in self._traced:
+            self._epochs[key].get_concrete_function(*_any_image_size(arguments))
+            self._traced.add(key)
+        return self._epochs[key]
 
-    def tracing_count(self, optimizer: str) -> int:
+    def tracing_count(self, optimizer: str, zoomed: bool = False) -> int:
         """How many times the optimiser's epoch function was traced: one, however many jobs."""
-        return self._epochs[optimizer].experimental_get_tracing_count()
+        return self._epochs[(optimizer, zoomed)].experimental_get_tracing_count()
 
-    def _features(self, image: tf.Tensor, zoom: tf.Tensor | float = 1.0
-                  ) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
-        return content_and_style(self.extractor, image, zoom, self.content_extractor)
+    def _features(self, image: tf.Tensor) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
+        return content_and_style(self.extractor, image)
 
-    def _losses(self, image, content_targets, style_targets, weights, zoom) -> tf.Tensor:
-        return weighted_terms(image, self._features(image, zoom),
-                              (content_targets, style_targets), weights)
+    def _losses(self, image, content_targets, style_targets, weights, zoom, zoomed: bool
+                ) -> tf.Tensor:
+        content, grams = self._features(image)
+        if zoomed:
+            grams = [*grams, *zoomed_grams(self.extractor, image, zoom)]
+        return weighted_terms(image, (content, grams), (content_targets, style_targets), weights)
 
-    def _epoch_graph(self, optimizer, trial, state, content_targets, style_targets, weights, steps,
-                     learning_rate, stop, steer, zoom):
+    def _epoch_graph(self, optimizer, zoomed, trial, state, content_targets, style_targets,
+                     weights, steps, learning_rate, stop, steer, zoom):
         """Up to `steps` steps (fewer if `stop` or `steer` is set); each step evaluates the
         objective once."""
         def one_step(i, trial, state):
             with tf.GradientTape() as tape:
                 tape.watch(trial)
-                terms = self._losses(trial, content_targets, style_targets, weights, zoom)
+                terms = self._losses(trial, content_targets, style_targets, weights, zoom, zoomed)
                 total = terms[0]
             gradient = tape.gradient(total, trial)
             trial, state = optimizer.update(trial, terms, gradient, state, learning_rate)
@@ -332,11 +356,8 @@ def _zoom(params: StyleParams) -> tf.Tensor:
 
 
 def _weights(params: StyleParams) -> tf.Tensor:
-    """(style, content, total variation) as the loss applies them. Above brush scale 1 total
-    variation counts zoom² times: what the style loss sees at 1/zoom of the size leaves the finer
-    detail to total variation alone, and at its own weight that detail came out as a fine grid."""
-    return tf.constant([params.style_weight, params.content_weight,
-                        params.tv_weight * params.style_zoom ** 2])
+    """(style, content, total variation)."""
+    return tf.constant([params.style_weight, params.content_weight, params.tv_weight])
 
 
 def _listed(style: Paintings) -> list[np.ndarray]:

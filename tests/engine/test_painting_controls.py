@@ -66,6 +66,31 @@ def test_style_scale_changes_the_style_target(engine, content, style):
     assert not np.allclose(small[0].numpy(), large[0].numpy(), rtol=0.05)
 
 
+def test_a_larger_brush_holds_the_output_to_the_painting_magnified_and_seen_smaller(
+        engine, content, full_painting):
+    """Above 1: every layer against the painting magnified from its output-size copy (not the
+    finer brushwork of its original), and the deep layers of the output seen that many times
+    smaller against the painting at the output's size."""
+    at_output = resize(full_painting, *engine.style_size(full_painting.shape, StyleParams(size=96)))
+    magnified = resize(at_output, 2 * at_output.shape[0], 2 * at_output.shape[1])
+    targets = engine.style_targets(full_painting, content, StyleParams(size=96, style_scale=2))
+    expected = [*engine.style_targets(magnified, content, StyleParams(size=max(magnified.shape))),
+                *engine.style_targets(at_output, content, StyleParams(size=96))[2:]]
+    assert len(targets) == len(expected) == 8
+    for target, wanted in zip(targets, expected):
+        np.testing.assert_allclose(target.numpy(), wanted.numpy(), rtol=1e-4, atol=1e-3)
+    from_original = engine.style_targets(full_painting, content,
+                                         StyleParams(size=max(magnified.shape)))
+    assert not np.allclose(targets[0].numpy(), from_original[0].numpy(), rtol=0.05)
+
+
+def test_brush_scales_above_1_share_one_more_traced_graph(engine, content, style):
+    for size, scale in ((96, 2.0), (128, 1.5), (112, 4.0)):
+        next(engine.stylize(content, style, StyleParams(size=size, style_scale=scale, epochs=1,
+                                                        steps_per_epoch=1)))
+    assert engine.tracing_count("lbfgs-adam", zoomed=True) == 1
+
+
 def blobs(size: float, seed: int, shape=(96, 128)) -> np.ndarray:
     """A stationary texture of colour blobs about `size` px across."""
     noise = np.random.default_rng(seed).normal(size=(*shape, 3))
