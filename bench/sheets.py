@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--epochs", type=int, help="default: the engine's")
     parser.add_argument("--steps-per-epoch", type=int, help="default: the engine's")
+    parser.add_argument("--style-scale", type=float, help="the brush scale; default: the engine's")
     parser.add_argument("--out", type=Path, default=Path("docs/images/quality"))
     parser.add_argument("--suffix", default="", help="appended to each file name, e.g. -before")
     parser.add_argument("--pairs", help="comma-separated photo-painting names; default: all")
@@ -128,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     chosen = set(args.pairs.split(",")) if args.pairs else None
     pairs = [pair for pair in PAIRS if chosen is None or pair.name in chosen]
     overrides = {name: value for name, value in
-                 (("epochs", args.epochs), ("steps_per_epoch", args.steps_per_epoch))
+                 (("epochs", args.epochs), ("steps_per_epoch", args.steps_per_epoch),
+                  ("style_scale", args.style_scale))
                  if value is not None}
     params = StyleParams(size=args.size, **overrides)
     engine = Engine.load(args.backbone, args.weights)
