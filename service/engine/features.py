@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import keras
 import tensorflow as tf
 
 from .losses import gram_matrix
+from .params import MAX_STYLE_SCALE
 
 # Gatys et al.'s conv4_2: block5_conv2 (the TensorFlow tutorial's) let the subject's detail
 # dissolve late in a run while the loss barely moved.
@@ -74,7 +76,7 @@ def zoomed_grams(extractor: keras.Model, image: tf.Tensor, zoom: tf.Tensor) -> l
 # The blur before shrinking by `zoom`: a Gaussian of 1 px per unit of zoom. Narrower (0.5 px), the
 # shrink's gradient, spread back over the pixels it merged, left a grid of the zoom's period.
 _BLUR_SIGMA_PER_ZOOM = 1.0
-_BLUR_RADIUS = 12  # 3 sigma at the largest zoom (style_scale 4)
+_BLUR_RADIUS = math.ceil(3 * _BLUR_SIGMA_PER_ZOOM * MAX_STYLE_SCALE)
 
 
 def seen_smaller(image: tf.Tensor, zoom: tf.Tensor | float) -> tf.Tensor:

@@ -38,7 +38,8 @@ class Prepared:
     content: np.ndarray  # what the run starts from and is compared with (grey in luminance)
     painting: np.ndarray  # the first painting as the network sees it (init "style" starts from it)
     targets: tuple  # (content features, blended style Grams)
-    grams: list  # each painting's Grams, per layer: what a steered blend is made of
+    grams: list  # each painting's Grams, per style term (5; 8 above brush scale 1): what a steered
+    # blend is made of
 
 
 def _blended(grams: list, weights: Sequence[float]) -> tuple:
@@ -155,7 +156,8 @@ class Engine:
         return self.sizes.style_size(shape, params)
 
     def warm(self, size: int) -> None:
-        """Trace and run one step at `size` px (square), so the first job starts hot."""
+        """Trace and run one step at `size` px (square), so the first job starts hot (the first job
+        above brush scale 1 traces its own graph)."""
         picture = np.full((size, size, 3), 128, np.uint8)
         params = StyleParams(epochs=1, steps_per_epoch=1, size=size)
         for _ in self.stylize(picture, picture, params):
@@ -250,7 +252,8 @@ class Engine:
 
     def style_targets(self, style: Paintings, content: np.ndarray, params: StyleParams,
                       style_blend: Sequence[float] | None = None) -> list[tf.Tensor]:
-        """The blended Gram matrices a job of `params` optimises towards, one per style layer."""
+        """The blended Gram matrices a job of `params` optimises towards, one per style term (a
+        style layer; above brush scale 1, every layer and then ZOOMED_LAYERS again)."""
         return list(self._prepared(content, style, params, style_blend).targets[1])
 
     def _prepared(self, content: np.ndarray, style: Paintings, params: StyleParams,
@@ -269,16 +272,18 @@ class Engine:
     def _painting_grams(self, painting: np.ndarray, params: StyleParams) -> list[tf.Tensor]:
         """The style targets of a painting at its working size. Above brush scale 1: every style
         layer's of the painting magnified by the scale (nothing finer than the working size shows
-        comes in), then ZOOMED_LAYERS' of the painting itself, which the output seen that many
+        comes in; its longer side at most MAX_MAGNIFIED_SIDE, so above 1024 px the magnification
+        is less), then ZOOMED_LAYERS' of the painting itself, which the output seen that many
         times smaller is held to: the deep layers see too little of a magnified painting's large
         forms to paint them larger (docs/benchmarks.md)."""
         grams = self._features(_to_tensor(painting))[1]
         if params.style_zoom <= 1:
             return grams
         height, width = painting.shape[:2]
-        scale = min(params.style_zoom, MAX_MAGNIFIED_SIDE / max(height, width))
+        scale = max(1.0, min(params.style_zoom, MAX_MAGNIFIED_SIDE / max(height, width)))
         magnified = images.resize(painting, round(height * scale), round(width * scale))
-        return [*self._features(_to_tensor(magnified))[1], *grams[-len(ZOOMED_LAYERS):]]
+        return [*self._features(_to_tensor(magnified))[1],
+                *(grams[STYLE_LAYERS.index(name)] for name in ZOOMED_LAYERS)]
 
     def _painting(self, style: np.ndarray, photo: np.ndarray, params: StyleParams) -> np.ndarray:
         """A painting at its working size, in the colours `preserve_colors` asks for."""

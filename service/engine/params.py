@@ -19,6 +19,7 @@ INITS: tuple[str, ...] = ("content", "noise", "style")
 OPTIMIZER_NAMES: tuple[str, ...] = ("lbfgs-adam", "adam", "lbfgs")
 COLOR_MODES: tuple[str, ...] = ("none", "luminance", "histogram")
 MAX_STYLES = 4  # paintings blended in one job
+MAX_STYLE_SCALE = 4.0
 # Adam's rate alone and after 200 L-BFGS steps, and L-BFGS's step scale (docs/benchmarks.md).
 DEFAULT_LEARNING_RATES = {"lbfgs-adam": 0.035, "adam": 0.05, "lbfgs": 1.0}
 LARGEST = 1e12  # bounds every weight and rate: far above any useful value, far below overflow
@@ -88,7 +89,7 @@ class StyleParams:
                                  choices=COLOR_MODES)
     style_scale: float = _knob(1.0, "brush scale", "the size of the painting's strokes in the "
                                "output, relative to the painting at the output's size",
-                               "objective", minimum=0.25, maximum=4.0)
+                               "objective", minimum=1 / MAX_STYLE_SCALE, maximum=MAX_STYLE_SCALE)
     init: str = _knob("content", "start from", "the image the optimisation starts from: the "
                       "content, the style, or seeded noise", "start", choices=INITS)
     seed: int = _knob(0, "seed", "seed for init noise; runs are reproducible on the CPU", "start",

@@ -6,8 +6,13 @@ from skimage.color import rgb2lab
 from skimage.filters import gaussian
 from skimage.transform import resize as resize_float
 
+import tensorflow as tf
+
 from service.engine import BadImage, BadParams, StyleParams
-from service.engine import colors
+from service.engine import colors, loop
+from service.engine.features import (STYLE_LAYERS, ZOOMED_LAYERS, content_and_style,
+                                     seen_smaller, zoomed_grams)
+from service.engine.losses import relative_error
 from service.engine.images import resize
 from service.engine.params import blend_weights
 
@@ -100,8 +105,7 @@ def blobs(size: float, seed: int, shape=(96, 128)) -> np.ndarray:
 
 def test_a_larger_brush_prefers_marks_as_much_larger(engine):
     """With blobs of 2 px as the painting, blobs of 2 px score the lower style term at brush
-    scale 1 and blobs of 4 px at brush scale 2: the style is judged on the output seen half as
-    large, not on a larger copy of the painting's own detail."""
+    scale 1 and blobs of 4 px at brush scale 2 (all eight terms together)."""
     painting, same, doubled = blobs(2, 0), blobs(2, 1), blobs(4, 2)
 
     def style_term(image, scale):
@@ -110,6 +114,44 @@ def test_a_larger_brush_prefers_marks_as_much_larger(engine):
 
     assert style_term(same, 1) < style_term(doubled, 1)
     assert style_term(doubled, 2) < style_term(same, 2)
+
+
+def test_the_deep_layers_see_the_output_as_many_times_smaller(engine):
+    """Blobs of 4 px seen 2x smaller have the deep Grams of blobs of 2 px, not their own."""
+    def deep_grams(image, zoom=None):
+        tensor = tf.constant(image[np.newaxis] / 255.0, tf.float32)
+        if zoom:
+            return zoomed_grams(engine.extractor, tensor, tf.constant(zoom))
+        return [content_and_style(engine.extractor, tensor)[1][STYLE_LAYERS.index(name)]
+                for name in ZOOMED_LAYERS]
+
+    def distance(grams, targets):
+        return sum(float(relative_error(g, t)) for g, t in zip(grams, targets))
+
+    seen = deep_grams(blobs(4, 0, (192, 256)), zoom=2.0)
+    assert distance(seen, deep_grams(blobs(2, 1))) < distance(seen, deep_grams(blobs(4, 2)))
+
+
+def test_seen_smaller_blurs_and_shrinks_by_the_zoom():
+    flat = tf.fill((1, 17, 40, 3), 0.25)  # the smallest side brush scale 1.0625 lets through
+    for zoom, shape in ((2.0, (1, 8, 20, 3)), (4.0, (1, 4, 10, 3))):
+        small = seen_smaller(flat, tf.constant(zoom))
+        assert small.shape == shape
+        np.testing.assert_allclose(small.numpy(), 0.25, atol=1e-6)  # the padding adds nothing
+
+
+def test_the_magnified_painting_is_capped_and_never_shrunk(engine, content, full_painting,
+                                                          monkeypatch):
+    params = StyleParams(size=96, style_scale=2)
+    at_output = resize(full_painting, *engine.style_size(full_painting.shape, params))
+    height, width = at_output.shape[:2]
+    capped = resize(at_output, round(height * 128 / 96), round(width * 128 / 96))
+    for side, painting in ((128, capped), (64, at_output)):  # 64: under the output's own size
+        monkeypatch.setattr(loop, "MAX_MAGNIFIED_SIDE", side)
+        target = engine.style_targets(full_painting, content, params)[0]
+        expected = engine.style_targets(painting, content,
+                                        StyleParams(size=max(painting.shape)))[0]
+        np.testing.assert_allclose(target.numpy(), expected.numpy(), rtol=1e-4, atol=1e-3)
 
 
 def test_a_painting_too_small_at_its_scale_is_refused_with_the_reason(engine, style):

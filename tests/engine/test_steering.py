@@ -1,5 +1,6 @@
 """Steering a running job: new weights or a new blend from the next step, with no retracing."""
 
+import dataclasses
 import threading
 import time
 
@@ -40,15 +41,17 @@ def test_a_steer_from_another_thread_ends_the_running_epoch_early(engine, conten
     assert time.perf_counter() - started > 1.0
 
 
-def test_a_steered_blend_moves_the_style_target(engine, content, style, full_painting):
+@pytest.mark.parametrize("brush", [1.0, 2.0])  # above 1 the blend has eight terms per painting
+def test_a_steered_blend_moves_the_style_target(engine, content, style, full_painting, brush):
+    params = dataclasses.replace(PARAMS, style_scale=brush)
     steering = Steering(paintings=2)
-    run = engine.stylize(content, [style, full_painting], PARAMS, style_blend=(1, 0),
+    run = engine.stylize(content, [style, full_painting], params, style_blend=(1, 0),
                          steering=steering)
     next(run)
     steering.steer(style_blend=[0, 3])
     last = list(run)[-1]
     assert steering.applied == [(4, {"style_blend": [0.0, 1.0]})]
-    only_b = engine.objective(last.image, content, full_painting, PARAMS)
+    only_b = engine.objective(last.image, content, full_painting, params)
     assert last.losses["style"] == pytest.approx(only_b["style"], rel=0.05)
 
 

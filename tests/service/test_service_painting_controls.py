@@ -56,6 +56,7 @@ def test_a_single_style_is_still_stored_as_style(service_server, s3, pictures):
     ({"styles": [{"image": "STYLE"}, {"image": "bm90IGFuIGltYWdl"}]}, "bad_image",
      "styles.1.image"),
     ({"style_scale": 8}, "bad_request", "style_scale"),
+    ({"size": 32, "style_scale": 4}, "bad_image", "brush scale 4 paints its style on a copy"),
     ({"preserve_colors": "sepia"}, "bad_request", "preserve_colors"),
 ])
 def test_bad_paintings_and_knobs_are_refused_and_the_connection_stays(service_server, pictures,
