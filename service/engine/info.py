@@ -60,8 +60,8 @@ class Sizes:
 
     def style_size(self, shape: tuple[int, ...], params: StyleParams) -> tuple[int, int]:
         """(height, width) a painting is resized to before its features are taken: its longer
-        side `style_scale` times the output's below 1, the output's from 1 up (a larger brush
-        shrinks the output's copy instead, so the painting is never larger than the output).
+        side `style_scale` times the output's below 1, the output's from 1 up (above 1 the engine
+        magnifies that copy itself, so no finer detail of the original comes in).
         BadImage if the network cannot take it."""
         side = max(1, round(params.size * min(1.0, params.style_scale)))
         try:
