@@ -272,10 +272,10 @@ def test_a_wrong_file_gets_a_message_keeps_the_image_and_nothing_is_sent(page, w
     page.click("#start-button")
     expect(status_alert(page)).to_have_text("Add a photo and a painting first.")
 
-    # A 3.6 MB painting, over the 2 MB limit, is scaled to what a job can use (2 x NST_MAX_SIZE)
-    # in the browser, and fits.
+    # A 3.6 MB painting, over the 2 MB limit, is scaled to what a job can use (NST_MAX_SIZE) in
+    # the browser, and fits.
     upload(page, "style", files.too_large)
-    expect(page.locator("#style-info")).to_contain_text("huge.png · 1100×1100 px → 512×512 px")
+    expect(page.locator("#style-info")).to_contain_text("huge.png · 1100×1100 px → 256×256 px")
     expect(page.locator("#style-feedback")).to_be_empty()
     expect(status_alert(page)).to_have_text("Add a photo first.")
     page.screenshot(path=artifacts / "09-wrong-files.png", full_page=True)
