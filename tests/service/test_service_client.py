@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 
 from ws_jobs import PNG_MAGIC, ROOT, TcpRelay, b64, get_json, http_get, image_size, wait_until
 
@@ -78,11 +79,12 @@ def test_the_client_shows_why_the_handshake_was_refused(strict_server, pictures,
 
 def test_ctrl_c_cancels_the_job_on_the_server(service_server, pictures, tmp_path):
     (tmp_path / "photo.jpg").write_bytes(pictures.content)
-    client = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "client", str(tmp_path / "photo.jpg"),
-         str(tmp_path / "photo.jpg"), "--url", service_server.ws_url, "--epochs", "60",
-         "--steps-per-epoch", "20", "--size", "64", "-o", str(tmp_path / "out.png")],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with _ctrl_c_reaches_children():
+        client = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "client", str(tmp_path / "photo.jpg"),
+             str(tmp_path / "photo.jpg"), "--url", service_server.ws_url, "--epochs", "60",
+             "--steps-per-epoch", "20", "--size", "64", "-o", str(tmp_path / "out.png")],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert wait_until(lambda: _running(service_server) == 1, 60)
         client.send_signal(signal.SIGINT)
@@ -93,6 +95,18 @@ def test_ctrl_c_cancels_the_job_on_the_server(service_server, pictures, tmp_path
     assert client.returncode == 130 and "cancelled" in stderr
     assert wait_until(lambda: _running(service_server) == 0, 5)
     assert not (tmp_path / "out.png").exists()
+
+
+@contextmanager
+def _ctrl_c_reaches_children():
+    """Start children as a terminal starts them, with SIGINT's default action. When the tests
+    run in a shell's background job SIGINT is ignored, and an ignored signal stays ignored in
+    every child; a handled one is reset to the default on exec."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _running(server) -> int:
