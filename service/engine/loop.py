@@ -192,7 +192,7 @@ class Engine:
             tf.constant(params.learning_rate, tf.float32), stop.variable, steering.variable,
             _zoom(params),
         ]
-        epoch_graph = self._compiled((params.optimizer, params.style_zoom > 1), arguments)
+        epoch_graph = self._compiled((params.optimizer, params.zoomed), arguments)
         step = 0
         for epoch in range(1, params.epochs + 1):
             remaining = params.steps_per_epoch
@@ -247,7 +247,7 @@ class Engine:
         if params.preserve_colors == "luminance":
             image = colors.grey(image)
         terms = self._losses(_to_tensor(image), *job.targets, _weights(params), _zoom(params),
-                             zoomed=params.style_zoom > 1)
+                             params.zoomed)
         return dict(zip(LOSS_NAMES, (float(x) for x in terms.numpy())))
 
     def style_targets(self, style: Paintings, content: np.ndarray, params: StyleParams,
@@ -277,7 +277,7 @@ class Engine:
         times smaller is held to: the deep layers see too little of a magnified painting's large
         forms to paint them larger (docs/benchmarks.md)."""
         grams = self._features(_to_tensor(painting))[1]
-        if params.style_zoom <= 1:
+        if not params.zoomed:
             return grams
         height, width = painting.shape[:2]
         scale = max(1.0, min(params.style_zoom, MAX_MAGNIFIED_SIDE / max(height, width)))

@@ -121,6 +121,11 @@ class StyleParams:
         up (below 1 the painting is shrunk instead)."""
         return max(1.0, self.style_scale)
 
+    @property
+    def zoomed(self) -> bool:
+        """Whether the style loss also sees the output smaller (its own traced graph)."""
+        return self.style_zoom > 1
+
     def resolved(self) -> "StyleParams":
         """These parameters with an unset learning rate taken from the optimiser's default."""
         if self.learning_rate is not None:
