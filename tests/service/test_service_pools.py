@@ -15,7 +15,7 @@ import threading
 import time
 
 from service.readiness import READY_CHECK_TTL_S
-from ws_jobs import get_json, http_get, open_socket, receive, start
+from ws_jobs import get_json, http_get, open_socket, receive, start, wait_until
 
 
 def test_with_storage_hung_jobs_are_accepted_and_probes_answer(start_s3_server, start_service,
@@ -24,19 +24,24 @@ def test_with_storage_hung_jobs_are_accepted_and_probes_answer(start_s3_server, 
     server = start_service(s3=storage, NST_S3_ATTEMPTS="1", NST_S3_TIMEOUT_S="60",
                            NST_PUBLIC_GALLERY="true")  # so that /v1/results asks storage
     os.kill(storage.process.pid, signal.SIGSTOP)
+    stopped = time.monotonic()
     try:
-        answers: list[int] = []
-        callers = [threading.Thread(target=lambda: answers.append(
-            http_get(f"{server.http_url}/v1/results", timeout_s=120)[0]), daemon=True)
-            for _ in range(20)]  # the /v1 pool's 4 workers and 16 waiting
+        answers: list[int | None] = []
+        callers = [threading.Thread(target=_call, args=(f"{server.http_url}/v1/results", answers),
+                                    daemon=True) for _ in range(POOL + EXTRA)]
         for caller in callers:
             caller.start()
-        time.sleep(READY_CHECK_TTL_S + 0.5)  # and the last storage check is stale
+        # The pool is full when the extra callers have been refused: no fixed sleep that a slow
+        # machine outruns (CI once sent the probe below before all 20 had arrived).
+        assert wait_until(lambda: len(answers) >= EXTRA, timeout_s=30, interval_s=0.05), answers
+        assert answers == [503] * EXTRA, answers
+        time.sleep(max(0.0, stopped + READY_CHECK_TTL_S + 0.5 - time.monotonic()))  # and the
+        # last storage check is stale
 
         began = time.monotonic()
         status, _ = get_json(f"{server.http_url}/v1/results", timeout_s=10)
         refused_s = time.monotonic() - began
-        assert status == 503 and refused_s < 1.0  # the 21st waits for nobody
+        assert status == 503 and refused_s < 1.0  # the next one waits for nobody
 
         began = time.monotonic()
         assert http_get(f"{server.http_url}/healthz")[0] == 200
@@ -61,4 +66,16 @@ def test_with_storage_hung_jobs_are_accepted_and_probes_answer(start_s3_server, 
     assert accepted["type"] == "accepted" and accepted_s < 5.0, f"accepted in {accepted_s:.2f} s"
     assert healthz_s < 0.5, f"/healthz in {healthz_s:.3f} s"
     assert status == 503 and "storage" in body["reason"] and readyz_s < 2.0
-    assert answered == []
+    assert answered == [503] * EXTRA
+
+
+POOL = 20  # the /v1 storage pool's 4 workers and 16 waiting
+EXTRA = 4  # callers beyond it, refused at once
+
+
+def _call(url: str, answers: list[int | None]) -> None:
+    try:
+        answers.append(http_get(url, timeout_s=120)[0])
+    except OSError:  # the server stops under the callers still waiting at the end
+        answers.append(None)
+
