@@ -3,7 +3,7 @@ no side of the picture is rougher than its interior."""
 
 import numpy as np
 
-from bench.sheets import edge_roughness
+from bench.sheets import edge_excess, edge_roughness
 from service.engine import StyleParams
 
 
@@ -38,3 +38,12 @@ def test_edge_roughness_sees_a_noisy_border():
     assert max(edge_roughness(image).values()) < 1.5
     image[0] = rng.integers(0, 256, (80, 3), dtype=np.uint8)
     assert edge_roughness(image)["top"] > 10
+
+
+def test_edge_excess_forgives_a_border_as_busy_as_the_photos():
+    rng = np.random.default_rng(0)
+    photo = np.full((64, 80, 3), 120, np.uint8) + rng.integers(0, 8, (64, 80, 3), dtype=np.uint8)
+    photo[0] = rng.integers(0, 256, (80, 3), dtype=np.uint8)  # a lattice along the top
+    assert edge_excess(photo.copy(), photo)["top"] < 1.5
+    smooth = np.full((64, 80, 3), 120, np.uint8) + rng.integers(0, 8, (64, 80, 3), dtype=np.uint8)
+    assert edge_excess(photo, smooth)["top"] > 10  # a line the photo does not have
