@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT.parent / "shared" / "samples"
+SHARED = ROOT.parent / "shared"  # samples/ and references/, beside the checkout
+SAMPLES = SHARED / "samples"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ Each run is judged as a picture, not by its own loss:
 
 from __future__ import annotations
 
+import argparse
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,8 @@ from PIL import Image
 
 from service.engine import Engine, StyleParams
 from service.engine.images import read_image, resize
+
+from .config import SHARED
 
 # Photos from three sources (the shared samples, the references' own photo, scikit-image's data
 # module) crossed with the four shared paintings; chelsea x starry_night is the pair on which the
@@ -163,3 +167,27 @@ def _cell(verdict: Verdict | None) -> str:
     mark = "✓" if verdict.passed else "✗ " + "; ".join(verdict.failures())
     return (f"{mark} {verdict.style_ratio:.2f} / {verdict.layout:.2f} / "
             f"{verdict.sharpness:.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The robustness table alone (the full benchmark's, without its timing parts)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.robustness", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", help="comma-separated photo-painting names, e.g. "
+                        "immunohistochemistry-the_scream; default: all ten")
+    parser.add_argument("--default-job-only", action="store_true",
+                        help="only the default job (20 x 50 steps at 256 px), not the short ones")
+    parser.add_argument("--shared", type=Path, default=SHARED,
+                        help="the folder with samples/ and references/")
+    args = parser.parse_args(argv)
+    chosen = set(args.pairs.split(",")) if args.pairs else None
+    pairs = [pair for pair in PAIRS if chosen is None or "-".join(pair) in chosen]
+    engine = Engine.load("vgg16", "offline")
+    verdicts = measure_robustness(engine, args.shared, pairs,
+                                  sizes=() if args.default_job_only else SHORT_SIZES)
+    print("\n".join(markdown(verdicts)))
+    return 0 if all(verdict.passed for verdict in verdicts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

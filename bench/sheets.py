@@ -21,10 +21,8 @@ from PIL import Image
 from service.engine import Engine, StyleParams
 from service.engine.images import output_size, read_image, resize
 
-from .config import ROOT
+from .config import SHARED
 from .robustness import picture
-
-SHARED = ROOT.parent / "shared"
 
 
 @dataclass(frozen=True)
