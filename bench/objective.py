@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from service.engine.features import (
-    CONTENT_LAYERS, STYLE_LAYERS, content_and_style, truncate,
+    CONTENT_LAYERS, STYLE_LAYER_WEIGHTS, STYLE_LAYERS, content_and_style, truncate,
 )
 from service.engine.images import resize
 from service.engine.losses import weighted_terms
@@ -37,7 +37,7 @@ class Objective:
     def loss(self, image: tf.Tensor) -> tf.Tensor:
         """The objective of a (1, H, W, 3) float32 image in [0, 1], differentiable."""
         features = content_and_style(self.extractor, image)
-        return weighted_terms(image, features, self.targets, self.weights)[0]
+        return weighted_terms(image, features, self.targets, self.weights, STYLE_LAYER_WEIGHTS)[0]
 
     def __call__(self, image: np.ndarray) -> float:
         """The objective of a uint8 (H, W, 3) image, as a frame or a saved result holds it."""

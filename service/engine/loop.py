@@ -14,8 +14,8 @@ import tensorflow as tf
 
 from . import colors, images
 from .errors import BadImage
-from .features import (CONTENT_LAYERS, STYLE_LAYERS, ZOOMED_LAYERS, content_and_style,
-                       pooling_layers, truncate, zoomed_grams)
+from .features import (CONTENT_LAYERS, STYLE_LAYER_WEIGHTS, STYLE_LAYERS, ZOOMED_LAYER_WEIGHTS,
+                       ZOOMED_LAYERS, content_and_style, pooling_layers, truncate, zoomed_grams)
 from .losses import weighted_terms
 from .optimizers import OPTIMIZERS
 from .info import Frame, ModelInfo, Sizes
@@ -312,9 +312,12 @@ class Engine:
     def _losses(self, image, content_targets, style_targets, weights, zoom, zoomed: bool
                 ) -> tf.Tensor:
         content, grams = self._features(image)
+        layer_weights = STYLE_LAYER_WEIGHTS
         if zoomed:
             grams = [*grams, *zoomed_grams(self.extractor, image, zoom)]
-        return weighted_terms(image, (content, grams), (content_targets, style_targets), weights)
+            layer_weights = STYLE_LAYER_WEIGHTS + ZOOMED_LAYER_WEIGHTS
+        return weighted_terms(image, (content, grams), (content_targets, style_targets), weights,
+                              layer_weights)
 
     def _epoch_graph(self, optimizer, zoomed, trial, state, content_targets, style_targets,
                      weights, steps, learning_rate, stop, steer, zoom):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import tensorflow as tf
 
 
@@ -37,16 +39,19 @@ def relative_error(value: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.square(value - target)) / (tf.reduce_mean(tf.square(target)) + 1e-8)
 
 
-def style_loss(grams: list[tf.Tensor], target_grams: list[tf.Tensor]) -> tf.Tensor:
-    """Relative squared Gram-matrix distance, averaged over the style layers.
+def style_loss(grams: list[tf.Tensor], target_grams: list[tf.Tensor],
+               layer_weights: Sequence[float] | None = None) -> tf.Tensor:
+    """Relative squared Gram-matrix distance, a weighted mean over the style layers (equal
+    weights when `layer_weights` is None).
 
     Gatys et al. weigh each layer's absolute distance, which lets block1's and block2's Grams
     (10^3 to 10^4 times the size of block4's and block5's) decide the loss: the deep layers, which
     carry the painting's large forms, were left as far from the painting's as the photo's were.
-    Relative to each target, every layer counts alike.
+    Relative to each target, a layer counts by its weight alone.
     """
-    per_layer = [relative_error(g, t) for g, t in zip(grams, target_grams)]
-    return tf.add_n(per_layer) / len(per_layer)
+    weights = layer_weights or [1.0] * len(grams)
+    per_layer = [w * relative_error(g, t) for w, g, t in zip(weights, grams, target_grams)]
+    return tf.add_n(per_layer) / sum(weights)
 
 
 def content_loss(features: list[tf.Tensor], target_features: list[tf.Tensor]) -> tf.Tensor:
@@ -71,13 +76,15 @@ def weighted_terms(
     features: tuple[list[tf.Tensor], list[tf.Tensor]],
     targets: tuple[list[tf.Tensor], list[tf.Tensor]],
     weights: tuple | tf.Tensor,
+    layer_weights: Sequence[float] | None = None,
 ) -> tf.Tensor:
     """[total, style, content, tv] of `image`, from its (content features, Grams) and the targets'.
 
-    `weights` is (style, content, total variation).
+    `weights` is (style, content, total variation); `layer_weights` each Gram's share of the style
+    term.
     """
     (content_features, grams), (content_targets, style_targets) = features, targets
-    style = weights[0] * style_loss(grams, list(style_targets))
+    style = weights[0] * style_loss(grams, list(style_targets), layer_weights)
     content = weights[1] * content_loss(content_features, list(content_targets))
     tv = weights[2] * total_variation_loss(image)
     return tf.stack([style + content + tv, style, content, tv])

@@ -99,3 +99,10 @@ def test_total_variation_of_noise_is_the_same_at_every_size():
 
 def test_a_flat_image_has_no_total_variation():
     assert total_variation_loss(tf.fill((1, 8, 8, 3), 0.5)).numpy() == 0.0
+
+
+def test_a_style_layer_counts_by_its_weight():
+    target = [np.ones((1, 2, 2), np.float32)] * 2
+    off = [tf.constant(target[0] * 1.1), tf.constant(target[1] * 1.5)]  # errors 0.01 and 0.25
+    loss = style_loss(off, [tf.constant(t) for t in target], layer_weights=(0.3, 1.0))
+    assert np.isclose(loss.numpy(), (0.3 * 0.01 + 0.25) / 1.3, rtol=1e-5)

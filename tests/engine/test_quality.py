@@ -3,8 +3,10 @@ no side of the picture is rougher than its interior."""
 
 import numpy as np
 
+from bench.robustness import layout_correlation
 from bench.sheets import edge_excess, edge_roughness
 from service.engine import StyleParams
+from service.engine.images import resize
 
 
 def last_frame(engine, photo, painting, size: int, steps: int):
@@ -30,6 +32,19 @@ def test_no_side_is_rougher_than_two_and_a_half_times_the_interior(engine, full_
     image = last_frame(engine, full_photo, full_painting, 256, steps=150).image
     roughness = edge_roughness(image)
     assert max(roughness.values()) <= 2.5, roughness
+
+
+def test_a_pale_photo_keeps_its_layout_through_a_long_job(engine, full_painting):
+    """A pale microscope slide under The Scream: with block1_conv1's colour statistics at a full
+    share, the background darkened until the layout was gone (docs/quality.md)."""
+    from skimage import data
+
+    photo = data.immunohistochemistry()
+    frames = list(engine.stylize(photo, full_painting, StyleParams(epochs=8, steps_per_epoch=50,
+                                                                   size=128)))
+    at_size = resize(photo, *frames[-1].image.shape[:2])
+    layouts = [layout_correlation(at_size, frame.image) for frame in frames]
+    assert min(layouts) > 0.7, [round(layout, 2) for layout in layouts]
 
 
 def test_edge_roughness_sees_a_noisy_border():
