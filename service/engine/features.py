@@ -19,9 +19,9 @@ CONTENT_LAYERS = ("block4_conv2",)
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 # Each layer's share of the style term. block1_conv1's Gram is little more than the painting's
 # colour statistics; at a full share it darkened a pale photo's background to the Scream's over a
-# long job until the photo's layout was gone (immunohistochemistry: layout 0.24 after 1000 steps;
-# at 0.3, 0.87 after 750), while the content layer, blind to flat brightness, did not object
-# (docs/quality.md, "Worn away in a long job").
+# long job until the photo's layout was gone (immunohistochemistry: layout 0.24 after 1000 steps,
+# 0.82 at 0.3), while the content layer, blind to flat brightness, did not object (docs/quality.md,
+# "Worn away in a long job"). At 0.3 the other pairs' pictures look as they did.
 STYLE_LAYER_WEIGHTS = (0.3, 1.0, 1.0, 1.0, 1.0)
 # A brush scale above 1 also matches these on the output seen that many times smaller, against
 # the painting at the output's size: the large forms the deep layers carry come out that many
