@@ -179,10 +179,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the default job (20 x 50 steps at 256 px), not the short ones")
     parser.add_argument("--shared", type=Path, default=SHARED,
                         help="the folder with samples/ and references/")
+    parser.add_argument("--backbone", default="vgg16")
+    parser.add_argument("--weights", default="offline")
     args = parser.parse_args(argv)
     chosen = set(args.pairs.split(",")) if args.pairs else None
     pairs = [pair for pair in PAIRS if chosen is None or "-".join(pair) in chosen]
-    engine = Engine.load("vgg16", "offline")
+    engine = Engine.load(args.backbone, args.weights)
     verdicts = measure_robustness(engine, args.shared, pairs,
                                   sizes=() if args.default_job_only else SHORT_SIZES)
     print("\n".join(markdown(verdicts)))
