@@ -174,19 +174,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.robustness", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", help="comma-separated photo-painting names, e.g. "
-                        "immunohistochemistry-the_scream; default: all ten")
-    parser.add_argument("--default-job-only", action="store_true",
-                        help="only the default job (20 x 50 steps at 256 px), not the short ones")
+                        "immunohistochemistry-the_scream; any scikit-image photo or shared "
+                        "picture by name; default: the ten pairs of PAIRS")
+    parser.add_argument("--sizes", default=",".join(map(str, SHORT_SIZES)),
+                        help="the short jobs' sizes, comma-separated; default: %(default)s")
+    jobs = parser.add_mutually_exclusive_group()
+    jobs.add_argument("--default-job-only", action="store_true",
+                      help="only the default job (20 x 50 steps at 256 px), not the short ones")
+    jobs.add_argument("--short-only", action="store_true",
+                      help="only the short jobs (3 x 15 steps), not the default one")
     parser.add_argument("--shared", type=Path, default=SHARED,
                         help="the folder with samples/ and references/")
     parser.add_argument("--backbone", default="vgg16")
     parser.add_argument("--weights", default="offline")
     args = parser.parse_args(argv)
-    chosen = set(args.pairs.split(",")) if args.pairs else None
-    pairs = [pair for pair in PAIRS if chosen is None or "-".join(pair) in chosen]
+    # A photo's name has no hyphen, so a pair splits at its first ("coffee-woman-with-hat-matisse").
+    pairs = [tuple(name.split("-", 1)) for name in args.pairs.split(",")] if args.pairs else PAIRS
+    if any(len(pair) != 2 for pair in pairs):
+        parser.error(f"--pairs takes photo-painting names, not {args.pairs!r}")
+    for name in {name for pair in pairs for name in pair}:
+        try:
+            picture(name, args.shared)
+        except (AttributeError, ImportError):  # ImportError: scikit-image would download it
+            parser.error(f"no picture named {name!r} in {args.shared} or scikit-image's data")
     engine = Engine.load(args.backbone, args.weights)
-    verdicts = measure_robustness(engine, args.shared, pairs,
-                                  sizes=() if args.default_job_only else SHORT_SIZES)
+    verdicts = measure_robustness(
+        engine, args.shared, pairs,
+        sizes=() if args.default_job_only else [int(size) for size in args.sizes.split(",")],
+        default_size=None if args.short_only else DEFAULT_JOB_SIZE)
     print("\n".join(markdown(verdicts)))
     return 0 if all(verdict.passed for verdict in verdicts) else 1
 

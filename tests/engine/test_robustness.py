@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.robustness import judge, picture
+from bench.robustness import judge, main, picture
 from service.engine import BadImage, StopSignal, StyleParams
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -86,3 +86,15 @@ def _at(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def _traces(engine) -> int:
     return sum(f.experimental_get_tracing_count() for f in engine._epochs.values())
+
+
+def test_the_robustness_command_judges_a_pair_of_any_photo_and_refuses_an_unknown_one(capsys):
+    with pytest.raises(SystemExit) as refused:
+        main(["--pairs", "nosuch-the_scream"])
+    assert refused.value.code == 2 and "no picture named 'nosuch'" in capsys.readouterr().err
+
+    code = main(["--pairs", "retina-starry_night", "--sizes", "64", "--short-only"])
+    table = capsys.readouterr().out
+    row = next(line for line in table.splitlines() if line.startswith("| retina × starry_night |"))
+    assert "| Pair | 64 px, 3 x 15 |" in table and row.count("|") == 3
+    assert code == (0 if "✓" in row else 1)
