@@ -12,17 +12,22 @@ objective of nst's frames is evaluated while its generator is paused).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from service.engine import StyleParams
 
-from .models import BenchModel
+from .config import SAMPLES
+from .models import BenchModel, default_backbone, load_model
 from .objective import Objective
 from .reference import Reference
+from .samples import Samples
 
 
 @dataclass(frozen=True)
@@ -135,3 +140,35 @@ def _warm(model: BenchModel, content: np.ndarray, style: np.ndarray, params: Sty
     for _ in model.engine.stylize(content, style,
                                   dataclasses.replace(params, epochs=1, steps_per_epoch=1)):
         pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Time to quality alone, as the full benchmark measures it (its other figures left out)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--reference-epochs", type=int, default=10)
+    parser.add_argument("--reference-steps", type=int, default=100)
+    parser.add_argument("--samples", type=Path, default=SAMPLES,
+                        help="the folder with tubingen.jpg and starry_night.jpg")
+    parser.add_argument("--backbone", default=None, help="default: the engine's")
+    args = parser.parse_args(argv)
+    samples = Samples.read(args.samples / "tubingen.jpg", args.samples / "starry_night.jpg")
+    model = load_model(args.backbone or default_backbone())
+    quality = measure_time_to_quality(model, *samples.at(args.size), args.size,
+                                      args.reference_epochs, args.reference_steps)
+    print(f"{quality.model}, {args.size} px, precision {model.engine.model.precision}: "
+          f"L = {quality.reference_loss:.1f} (the reference's {quality.reference_steps} steps, "
+          f"{quality.reference_s:.1f} s)")
+    for point in quality.nst_history:
+        print(f"  nst step {point.step}: objective {point.objective:.1f} at {point.seconds:.1f} s")
+    if quality.ratio is None:
+        print(f"nst did not reach L in {quality.nst_history[-1].step} steps")
+        return 1
+    print(f"time to quality {quality.ratio:.2f} ({quality.nst_s:.2f} s, "
+          f"{quality.reached.step} steps, against {quality.reference_s:.2f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,9 +7,11 @@ finite positive numbers. Everything is real: both networks, the reference, Seawe
 
 import dataclasses
 import math
+import re
 
 import pytest
 
+from bench.quality import main as quality_main
 from bench.runner import run
 from bench.config import QUICK
 from bench.document import BEGIN, END
@@ -113,3 +115,17 @@ def test_the_document_keeps_the_hand_written_text_around_the_new_table(bench):
         assert needed in text
     assert (folder / "bench-reference.png").stat().st_size > 0
     assert (folder / "bench-nst.png").stat().st_size > 0
+
+
+def test_the_time_to_quality_command_prints_the_figure_it_measured(capsys):
+    code = quality_main(["--size", "64", "--reference-epochs", "2", "--reference-steps", "5"])
+    out = capsys.readouterr().out
+    first, *frames, last = out.strip().splitlines()
+    assert "64 px" in first and "the reference's 10 steps" in first
+    assert frames and all(line.startswith("  nst step ") for line in frames)
+    if code == 0:
+        ratio, nst_s, reference_s = (float(x) for x in re.findall(
+            r"time to quality ([\d.]+) \(([\d.]+) s, \d+ steps, against ([\d.]+) s\)", last)[0])
+        assert math.isclose(ratio, nst_s / reference_s, rel_tol=0.02, abs_tol=0.006)
+    else:
+        assert code == 1 and last.startswith("nst did not reach L")
