@@ -23,7 +23,7 @@ import numpy as np
 
 from service.engine import StyleParams
 
-from .config import SAMPLES
+from .config import BenchConfig
 from .models import BenchModel, default_backbone, load_model
 from .objective import Objective
 from .reference import Reference
@@ -146,14 +146,15 @@ def main(argv: list[str] | None = None) -> int:
     """Time to quality alone, as the full benchmark measures it (its other figures left out)."""
     parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--reference-epochs", type=int, default=10)
-    parser.add_argument("--reference-steps", type=int, default=100)
-    parser.add_argument("--samples", type=Path, default=SAMPLES,
-                        help="the folder with tubingen.jpg and starry_night.jpg")
+    full_run = BenchConfig()
+    parser.add_argument("--size", type=int, default=full_run.quality_size)
+    parser.add_argument("--reference-epochs", type=int, default=full_run.reference_epochs)
+    parser.add_argument("--reference-steps", type=int, default=full_run.reference_steps)
+    parser.add_argument("--samples", type=Path, default=full_run.samples,
+                        help=f"the folder with {full_run.content} and {full_run.style}")
     parser.add_argument("--backbone", default=None, help="default: the engine's")
     args = parser.parse_args(argv)
-    samples = Samples.read(args.samples / "tubingen.jpg", args.samples / "starry_night.jpg")
+    samples = Samples.read(args.samples / full_run.content, args.samples / full_run.style)
     model = load_model(args.backbone or default_backbone())
     quality = measure_time_to_quality(model, *samples.at(args.size), args.size,
                                       args.reference_epochs, args.reference_steps)

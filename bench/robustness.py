@@ -11,6 +11,7 @@ Each run is judged as a picture, not by its own loss:
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from dataclasses import dataclass
@@ -48,18 +49,25 @@ LAYOUT_MIN = 0.7
 SHARPNESS_MIN = 0.5
 
 
+@functools.cache
 def picture(name: str, shared: Path) -> np.ndarray:
-    """A photo or painting by name: `shared`/samples, `shared`/references, or scikit-image."""
+    """A photo or painting by name: `shared`/samples, `shared`/references, or scikit-image.
+
+    Read once per process, and read-only, since every caller shares the one array."""
     for folder in (shared / "samples", shared / "references"):
         path = folder / f"{name}.jpg"
         if path.is_file():
-            return read_image(str(path))
-    from skimage import data
+            image = read_image(str(path))
+            break
+    else:
+        from skimage import data
 
-    image = getattr(data, name)()
-    if image.ndim == 2:
-        image = np.stack([image] * 3, axis=-1)
-    return np.ascontiguousarray(image[..., :3]).astype(np.uint8)
+        image = getattr(data, name)()
+        if image.ndim == 2:
+            image = np.stack([image] * 3, axis=-1)
+        image = np.ascontiguousarray(image[..., :3]).astype(np.uint8)
+    image.setflags(write=False)
+    return image
 
 
 @dataclass(frozen=True)
@@ -176,8 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", help="comma-separated photo-painting names, e.g. "
                         "immunohistochemistry-the_scream; any scikit-image photo or shared "
                         "picture by name; default: the ten pairs of PAIRS")
-    parser.add_argument("--sizes", default=",".join(map(str, SHORT_SIZES)),
-                        help="the short jobs' sizes, comma-separated; default: %(default)s")
+    parser.add_argument("--sizes", type=_sizes, default=SHORT_SIZES,
+                        help="the short jobs' sizes in px, comma-separated; default: "
+                        + ",".join(map(str, SHORT_SIZES)))
     jobs = parser.add_mutually_exclusive_group()
     jobs.add_argument("--default-job-only", action="store_true",
                       help="only the default job (20 x 50 steps at 256 px), not the short ones")
@@ -200,10 +209,20 @@ def main(argv: list[str] | None = None) -> int:
     engine = Engine.load(args.backbone, args.weights)
     verdicts = measure_robustness(
         engine, args.shared, pairs,
-        sizes=() if args.default_job_only else [int(size) for size in args.sizes.split(",")],
+        sizes=() if args.default_job_only else args.sizes,
         default_size=None if args.short_only else DEFAULT_JOB_SIZE)
     print("\n".join(markdown(verdicts)))
     return 0 if all(verdict.passed for verdict in verdicts) else 1
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(size) for size in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes are whole numbers of px, not {text!r}") from None
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"sizes are positive, not {text!r}")
+    return sizes
 
 
 if __name__ == "__main__":

@@ -92,6 +92,9 @@ def test_the_robustness_command_judges_a_pair_of_any_photo_and_refuses_an_unknow
     with pytest.raises(SystemExit) as refused:
         main(["--pairs", "nosuch-the_scream"])
     assert refused.value.code == 2 and "no picture named 'nosuch'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["--sizes", "128,12a"])
+    assert refused.value.code == 2 and "not '128,12a'" in capsys.readouterr().err
 
     code = main(["--pairs", "retina-starry_night", "--sizes", "64", "--short-only"])
     table = capsys.readouterr().out
