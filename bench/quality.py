@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from service.engine import StyleParams
+from service.engine.params import OPTIMIZER_NAMES
 
 from .config import BenchConfig
 from .models import BenchModel, default_backbone, load_model
@@ -68,12 +69,12 @@ class TimeToQuality:
 
 
 def measure_time_to_quality(model: BenchModel, content: np.ndarray, style: np.ndarray,
-                            size: int, reference_epochs: int, reference_steps: int
-                            ) -> TimeToQuality:
-    """`content` and `style` already at `size`."""
+                            size: int, reference_epochs: int, reference_steps: int,
+                            optimizer: str = StyleParams().optimizer) -> TimeToQuality:
+    """`content` and `style` already at `size`; nst runs its defaults but for `optimizer`."""
     objective = Objective(model.vgg, content, style)
     reference = Reference(objective.loss, content)
-    params = model.engine.resolved(StyleParams(size=size))
+    params = model.engine.resolved(StyleParams(size=size, optimizer=optimizer))
     _warm(model, content, style, params)
 
     reference_s = 0.0
@@ -153,14 +154,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=Path, default=full_run.samples,
                         help=f"the folder with {full_run.content} and {full_run.style}")
     parser.add_argument("--backbone", default=None, help="default: the engine's")
+    parser.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default=StyleParams().optimizer,
+                        help="nst's optimiser (the reference's is always the tutorial's Adam); "
+                        "default: %(default)s")
     args = parser.parse_args(argv)
     samples = Samples.read(args.samples / full_run.content, args.samples / full_run.style)
     model = load_model(args.backbone or default_backbone())
     quality = measure_time_to_quality(model, *samples.at(args.size), args.size,
-                                      args.reference_epochs, args.reference_steps)
-    print(f"{quality.model}, {args.size} px, precision {model.engine.model.precision}: "
-          f"L = {quality.reference_loss:.1f} (the reference's {quality.reference_steps} steps, "
-          f"{quality.reference_s:.1f} s)")
+                                      args.reference_epochs, args.reference_steps, args.optimizer)
+    print(f"{quality.model}, {args.size} px, precision {model.engine.model.precision}, nst's "
+          f"optimiser {quality.nst_params.optimizer}: L = {quality.reference_loss:.1f} (the "
+          f"reference's {quality.reference_steps} steps, {quality.reference_s:.1f} s)")
     for point in quality.nst_history:
         print(f"  nst step {point.step}: objective {point.objective:.1f} at {point.seconds:.1f} s")
     if quality.ratio is None:

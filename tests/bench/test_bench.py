@@ -118,10 +118,12 @@ def test_the_document_keeps_the_hand_written_text_around_the_new_table(bench):
 
 
 def test_the_time_to_quality_command_prints_the_figure_it_measured(capsys):
-    code = quality_main(["--size", "64", "--reference-epochs", "2", "--reference-steps", "5"])
+    code = quality_main(["--size", "64", "--reference-epochs", "2", "--reference-steps", "5",
+                         "--optimizer", "adam"])
     out = capsys.readouterr().out
     first, *frames, last = out.strip().splitlines()
     assert "64 px" in first and "the reference's 10 steps" in first
+    assert "nst's optimiser adam:" in first
     assert frames and all(line.startswith("  nst step ") for line in frames)
     if code == 0:
         ratio, nst_s, reference_s = (float(x) for x in re.findall(
