@@ -17,7 +17,7 @@ from starlette.websockets import WebSocket
 
 from . import metrics
 from .auth import Refusal, socket_refusal
-from .jobs import Job
+from .job import Job
 from .settings import Settings
 
 log = logging.getLogger("nst.service")

@@ -24,7 +24,7 @@ from .admission import JobRequest
 from .engine import EngineError, Frame
 from .engine_process import EngineLost, EngineProcess
 from .engine.images import encode_jpeg, encode_png
-from .jobs import Job
+from .job import Job
 from .protocol import Done, Error, FrameMessage
 from .records import JobRecord, SteerPoint
 from .storage import Storage, StorageError, iso, utc_now

@@ -21,7 +21,9 @@ from .admission import JobRequest, RequestError, check, decode
 from .connections import Connections, IdleTimer, close_when_idle
 from .engine import BadParams
 from .engine_process import RemoteSteering, RemoteStop
-from .jobs import Job, JobManager, Outbox, QueueFull, ShuttingDown, TooManyJobs
+from .job import Job
+from .jobs import JobManager, QueueFull, ShuttingDown, TooManyJobs
+from .outbox import Outbox
 from .pools import PoolBusy, Pools
 from .protocol import Accepted, Attach, Cancel, Error, Start, Steer, Steered
 from .readiness import Readiness

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from service.jobs import Outbox
+from service.outbox import Outbox
 
 
 def _run_slow_client(put_messages) -> tuple[list[str], int, int]:
