@@ -54,6 +54,13 @@ def add_routes(server: Flask, settings: WebSettings) -> None:
         return jsonify(readiness(settings))
 
 
+def _error(status: int, message: str) -> Response:
+    """A failed call's reason as JSON, where nst.js reads it (`error.message`) to tell the user."""
+    answer = jsonify({"error": {"message": message}})
+    answer.status_code = status
+    return answer
+
+
 def service_call(settings: WebSettings, path: str, method: str = "GET",
                  token: str | None = None, timeout_s: float | None = None) -> dict:
     """A JSON call to the service's HTTP side, with the API key and the job's token."""
