@@ -16,7 +16,8 @@ from service.engine.params import KNOBS  # no TensorFlow
 from service.records import JobSummary
 
 from . import gallery, painted, paintings, routes
-from .layout import build_layout, control_kind, dashed, knob_id
+from .controls import control_kind, dashed, knob_id
+from .layout import build_layout
 from .settings import WebSettings
 
 log = logging.getLogger("nst.web")

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from service.engine.params import KNOBS, StyleParams
-from web import layout
+from web import controls as knob_controls, layout
 from web.app import create_app
 from web.settings import WebSettings
 
@@ -49,29 +49,29 @@ def test_a_service_url_that_is_not_a_websocket_is_refused(monkeypatch):
 
 
 def test_every_default_weight_is_marked_inside_its_slider():
-    weights = [knob for knob in KNOBS if layout.control_kind(knob) == "log"]
+    weights = [knob for knob in KNOBS if knob_controls.control_kind(knob) == "log"]
     assert {knob.name for knob in weights} >= {"style_weight", "content_weight", "tv_weight"}
     for knob in weights:
-        marks = layout.log_marks(knob)
+        marks = knob_controls.log_marks(knob)
         default = [position for position, mark in marks.items()
                    if isinstance(mark, dict) and mark["label"] == "default"]
-        low, high = layout.log_range(knob)
+        low, high = knob_controls.log_range(knob)
         assert len(default) == 1 and low <= 10 ** default[0] <= high
         assert 10 ** default[0] == pytest.approx(knob.default, rel=1e-3)
 
 
 def test_the_brush_scale_is_a_logarithmic_slider_over_its_bounds_marked_in_doublings():
     (scale,) = [knob for knob in KNOBS if knob.name == "style_scale"]
-    assert layout.control_kind(scale) == "log" and layout.log_range(scale) == (0.25, 4.0)
-    marks = layout.log_marks(scale)
+    assert knob_controls.control_kind(scale) == "log" and knob_controls.log_range(scale) == (0.25, 4.0)
+    marks = knob_controls.log_marks(scale)
     assert [marks[position] for position in sorted(marks) if isinstance(marks[position], str)] == [
         "0.25×", "0.5×", "2×", "4×"]
     # The slider's steps land on the default and on every doubling, so 2 is sent as 2.00.
-    step = layout.log_step(scale)
+    step = knob_controls.log_step(scale)
     for value in (0.25, 0.5, 1.0, 2.0, 4.0):
-        steps = (layout.log_position(value) - layout.log_position(0.25)) / step
+        steps = (knob_controls.log_position(value) - knob_controls.log_position(0.25)) / step
         assert steps == pytest.approx(round(steps), abs=1e-6)
-        assert float(f"{10 ** (layout.log_position(0.25) + round(steps) * step):.3g}") == value
+        assert float(f"{10 ** (knob_controls.log_position(0.25) + round(steps) * step):.3g}") == value
 
 
 def test_the_page_has_a_control_for_every_knob_and_tells_the_browser_how_to_send_it(monkeypatch):
@@ -80,10 +80,10 @@ def test_the_page_has_a_control_for_every_knob_and_tells_the_browser_how_to_send
     assert list(config["knobs"]) == [knob.name for knob in KNOBS]
     controls = _components_by_id(layout.build_layout(web))
     for knob in KNOBS:
-        assert str(layout.knob_id(knob)) in controls, knob.name
+        assert str(knob_controls.knob_id(knob)) in controls, knob.name
     epochs = config["knobs"]["epochs"]
     assert (epochs["control"], epochs["whole"], epochs["default"]) == ("slider", True, 20)
-    epochs_slider = controls[str(layout.knob_id(KNOBS[0]))]
+    epochs_slider = controls[str(knob_controls.knob_id(KNOBS[0]))]
     assert (epochs_slider.max, epochs_slider.value) == (7, 7)  # the service's limit caps both
     tv = config["knobs"]["tv_weight"]
     assert tv["control"] == "log" and 10 ** tv["default"] == pytest.approx(StyleParams().tv_weight, rel=1e-3)
