@@ -364,7 +364,7 @@ def test_with_an_api_key_jobs_run_and_a_service_that_dies_mid_job_is_explained(
     running = start_web(port, keyed.ws_url, NST_API_KEY="web-test-key")
     open_page(page, running.url)
     expect(page.locator("#gallery-status")).not_to_contain_text("answered 401")
-    job_id = paint_a_tiny_job(page, files)
+    paint_a_tiny_job(page, files)
     # The header shows the service's model (from its /readyz, no job needed) with a green dot.
     expect(page.locator("#model-info")).to_have_text("model: vgg16 · offline weights")
     expect(page.locator("#service-dot")).to_have_class(re.compile("is-up"))
