@@ -12,9 +12,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _EXPORTS = {
     "BadImage": "errors", "BadParams": "errors", "EngineError": "errors", "WeightsError": "errors",
-    "Engine": "loop", "Frame": "info", "StopSignal": "loop", "StyleParams": "params", "ModelInfo": "info",
+    "Engine": "loop", "Frame": "info", "StopSignal": "signals", "StyleParams": "params", "ModelInfo": "info",
     "Sizes": "info",
-    "Steering": "loop",
+    "Steering": "signals",
 }
 __all__ = sorted(_EXPORTS)
 
