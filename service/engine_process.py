@@ -17,7 +17,6 @@ Steering across the pipe, so a stop or a steer still takes effect within a step.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import queue
 import threading
 import time
@@ -26,7 +25,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from . import engine_worker, metrics
+from . import metrics
+from .engine_child import EngineChild, EngineLost
 from .engine.errors import EngineError
 from .engine.info import Frame, ModelInfo, Sizes
 from .engine.params import StyleParams, check_steer
@@ -38,93 +38,14 @@ log = logging.getLogger("nst.service")
 END_WAIT_S = 60.0
 
 
-class EngineLost(RuntimeError):
-    """The engine process ended while loading or during a job."""
-
-
-class _Child:
-    """One engine process: its pipe, the jobs running on it, and its memory since warm-up."""
-
-    def __init__(self, settings: Settings, on_lost: Callable[["_Child"], None]) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conn, child_end = context.Pipe()
-        self.process = context.Process(
-            target=engine_worker.serve, name="nst-engine", daemon=True,
-            args=(child_end, settings.backbone, settings.weights, settings.precision,
-                  settings.default_size))
-        self.process.start()
-        child_end.close()
-        self.jobs: dict[str, queue.SimpleQueue] = {}
-        self.running = 0  # jobs handed out, counted by EngineProcess under its lock
-        self.retired = False  # replaced: exits once its last job ends
-        self._send_lock = threading.Lock()
-        self._on_lost = on_lost
-        try:
-            kind, *ready = self.conn.recv()
-        except (EOFError, OSError):
-            self.process.join(5)
-            raise EngineLost(f"the engine process exited while loading "
-                             f"(exit code {self.process.exitcode})") from None
-        if kind == "failed":
-            self.process.join(5)
-            self.conn.close()
-            raise EngineLost(ready[0])
-        self.model, self.sizes, self.load_s, self.warm_s = ready
-        self.warm_rss = self.rss()
-        threading.Thread(target=self._read, name="engine-pipe", daemon=True).start()
-
-    def send(self, message: tuple) -> None:
-        with self._send_lock:
-            self.conn.send(message)
-
-    def tell(self, message: tuple) -> None:
-        """Send if the process still listens: a stop or steer for a lost engine is moot."""
-        try:
-            self.send(message)
-        except OSError:
-            pass
-
-    def rss(self) -> int:
-        """Resident bytes of the process (0 once it is gone)."""
-        try:
-            with open(f"/proc/{self.process.pid}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        return 0
-
-    def close(self) -> None:
-        self.tell(("exit", ""))
-        self.process.join(5)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                kind, job_id, *rest = self.conn.recv()
-            except (EOFError, OSError):
-                break
-            inbox = self.jobs.get(job_id)
-            if inbox is not None:
-                inbox.put((kind, *rest))
-        self.conn.close()
-        for inbox in list(self.jobs.values()):
-            inbox.put(("lost",))
-        self._on_lost(self)
-
-
 class _Remote:
     """Where a control's messages go once its job runs: a child and the job's id there."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._target: tuple[_Child, str] | None = None
+        self._target: tuple[EngineChild, str] | None = None
 
-    def attach(self, child: _Child, job_id: str) -> None:
+    def attach(self, child: EngineChild, job_id: str) -> None:
         with self._lock:
             self._target = child, job_id
             self._attached()
@@ -204,7 +125,7 @@ class EngineProcess:
         self._settings = settings
         self._recycle_bytes = megabytes(settings.engine_recycle_mb)
         self._changed = threading.Condition()
-        self._child: _Child | None = None
+        self._child: EngineChild | None = None
         self._replacing = False
         self._failure: str | None = None
         self._closed = False
@@ -214,7 +135,7 @@ class EngineProcess:
 
     def start(self) -> tuple[float, float]:
         """Load and warm the first engine; its (load, warm) seconds."""
-        child = _Child(self._settings, self._lost)
+        child = EngineChild(self._settings, self._lost)
         with self._changed:
             self._child, self.model, self.sizes = child, child.model, child.sizes
         return child.load_s, child.warm_s
@@ -274,7 +195,7 @@ class EngineProcess:
             del child.jobs[job_id]
             self._ended(child)
 
-    def _take(self) -> _Child:
+    def _take(self) -> EngineChild:
         with self._changed:
             while self._child is None:
                 if self._failure is not None or self._closed:
@@ -283,7 +204,7 @@ class EngineProcess:
             self._child.running += 1
             return self._child
 
-    def _ended(self, child: _Child) -> None:
+    def _ended(self, child: EngineChild) -> None:
         with self._changed:
             child.running -= 1
             retire = child.retired and child.running == 0
@@ -297,7 +218,7 @@ class EngineProcess:
         if replace:
             self._replace_soon(f"grown {grown / 2**20:.0f} MiB since warm-up")
 
-    def _lost(self, child: _Child) -> None:
+    def _lost(self, child: EngineChild) -> None:
         """The child's pipe closed: if it was the current engine, load another."""
         with self._changed:
             if child is not self._child or self._closed:
@@ -316,7 +237,7 @@ class EngineProcess:
     def _replace(self, reason: str) -> None:
         began = time.perf_counter()
         try:
-            child = _Child(self._settings, self._lost)
+            child = EngineChild(self._settings, self._lost)
         except Exception as error:  # noqa: BLE001 (jobs waiting for an engine get the reason)
             log.error("event=engine_replace_failed reason=%r error=%r", reason, str(error))
             with self._changed:
@@ -351,7 +272,7 @@ def _raise_failure(kind: str, rest: list) -> None:
     raise EngineLost(f"the engine failed ({text}); the engine's log has the trace")
 
 
-def _wait_for_end(child: _Child, job_id: str, inbox: queue.SimpleQueue) -> None:
+def _wait_for_end(child: EngineChild, job_id: str, inbox: queue.SimpleQueue) -> None:
     """Stop a run the caller left early and wait (within a step) until the engine has let go."""
     child.tell(("stop", job_id))
     deadline = time.monotonic() + END_WAIT_S

@@ -13,7 +13,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .engine_process import EngineLost, EngineProcess
+from .engine_child import EngineLost
+from .engine_process import EngineProcess
 from .jobs import JobManager
 from .pools import Pool, PoolBusy
 from .settings import Settings

@@ -22,7 +22,8 @@ from . import metrics, protocol
 from .access import token_digest
 from .admission import JobRequest
 from .engine import EngineError, Frame
-from .engine_process import EngineLost, EngineProcess
+from .engine_child import EngineLost
+from .engine_process import EngineProcess
 from .engine.images import encode_jpeg, encode_png
 from .job import Job
 from .protocol import Done, Error, FrameMessage
