@@ -20,6 +20,8 @@ import threading
 import time
 from multiprocessing.connection import Connection
 
+from .engine.errors import EngineError  # no TensorFlow: the service's process imports this module
+
 log = logging.getLogger("nst.engine")
 
 
@@ -34,59 +36,71 @@ def serve(conn: Connection, backbone: str, weights: str, precision: str, warm_si
     from .cli import start_tensorflow
 
     start_tensorflow()
-    from .engine import Engine, EngineError, Steering, StopSignal
+    from .engine import Engine
 
-    send_lock = threading.Lock()
-
-    def send(message: tuple) -> None:
-        with send_lock:
-            conn.send(message)
-
+    worker = _Worker(conn)
     try:
         began = time.perf_counter()
         engine = Engine.load(backbone, weights, precision)
         loaded = time.perf_counter()
         engine.warm(warm_size)
     except Exception as error:  # noqa: BLE001 (the service reports it on /healthz)
-        send(("failed", f"{type(error).__name__}: {error}"))
+        worker.send(("failed", f"{type(error).__name__}: {error}"))
         return
-    send(("ready", engine.model, engine.sizes, loaded - began, time.perf_counter() - loaded))
+    worker.send(("ready", engine.model, engine.sizes, loaded - began,
+                 time.perf_counter() - loaded))
+    worker.serve(engine)
 
-    running: dict[str, tuple[StopSignal, Steering]] = {}
 
-    def run(job_id: str, content, styles, params, style_blend) -> None:
-        stop, steering = running[job_id]
+class _Worker:
+    """The pipe's messages turned into jobs, each in its own thread, and their frames sent back."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.running: dict[str, tuple] = {}  # job id: (StopSignal, Steering)
+        self._send_lock = threading.Lock()
+
+    def send(self, message: tuple) -> None:
+        with self._send_lock:
+            self.conn.send(message)
+
+    def serve(self, engine) -> None:
+        from .engine import Steering, StopSignal
+
+        while True:
+            try:
+                kind, job_id, *rest = self.conn.recv()
+            except (EOFError, OSError):
+                kind = "exit"  # the service is gone: nothing here is worth finishing
+            if kind == "exit":
+                os._exit(0)
+            if kind == "start":
+                content, styles, params, style_blend = rest
+                self.running[job_id] = (StopSignal(), Steering(
+                    len(styles), on_applied=lambda step, changes, job_id=job_id:
+                    self.send(("steered", job_id, step, changes))))
+                threading.Thread(target=self._run, name=f"job-{job_id[:8]}", daemon=True,
+                                 args=(engine, job_id, content, styles, params, style_blend)
+                                 ).start()
+            elif (controls := self.running.get(job_id)) is not None:  # else it ended: moot
+                stop, steering = controls
+                if kind == "stop":
+                    stop.set()
+                elif kind == "steer":
+                    steering.steer(**rest[0])  # already checked by the service, by the same rules
+
+    def _run(self, engine, job_id: str, content, styles, params, style_blend) -> None:
+        stop, steering = self.running[job_id]
         failure = None
         try:
             for frame in engine.stylize(content, styles, params, stop=stop,
                                         style_blend=style_blend, steering=steering):
-                send(("frame", job_id, frame))
+                self.send(("frame", job_id, frame))
         except EngineError as error:
             failure = ("engine", str(error))
         except Exception as error:  # noqa: BLE001 (the job fails; the engine serves on)
             log.exception("event=engine_job_failed job_id=%s", job_id)
             failure = ("internal", type(error).__name__)
         finally:
-            del running[job_id]
-        send(("end", job_id, failure))
-
-    while True:
-        try:
-            kind, job_id, *rest = conn.recv()
-        except (EOFError, OSError):
-            kind = "exit"  # the service is gone: nothing here is worth finishing
-        if kind == "exit":
-            os._exit(0)
-        if kind == "start":
-            content, styles, params, style_blend = rest
-            running[job_id] = (StopSignal(), Steering(
-                len(styles), on_applied=lambda step, changes, job_id=job_id:
-                send(("steered", job_id, step, changes))))
-            threading.Thread(target=run, args=(job_id, content, styles, params, style_blend),
-                             name=f"job-{job_id[:8]}", daemon=True).start()
-        elif (controls := running.get(job_id)) is not None:  # else the job has ended: moot
-            stop, steering = controls
-            if kind == "stop":
-                stop.set()
-            elif kind == "steer":
-                steering.steer(**rest[0])  # already checked by the service, by the same rules
+            del self.running[job_id]
+        self.send(("end", job_id, failure))
