@@ -1,5 +1,4 @@
-"""The messages waiting to go out on one socket: frames that a newer frame replaces, so a slow client
-costs at most one pending frame."""
+"""A socket's outgoing messages, bounded however slow the client (`Outbox`)."""
 
 from __future__ import annotations
 

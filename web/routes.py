@@ -23,6 +23,7 @@ log = logging.getLogger("nst.web")
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 TOKEN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 MAX_RESULT_BYTES = 64 * 1024 * 1024  # a 1024 px PNG is a few MB; more is not a result of ours
+NO_SUCH_RESULT = "no result with that id for this token"  # alike for a bad id, token or job
 STATUS_TIMEOUT_S = 2.0  # the page polls every few seconds: a hung service must not pile them up
 
 
@@ -36,8 +37,8 @@ def add_routes(server: Flask, settings: WebSettings) -> None:
     @server.get("/download/<job_id>")
     def download(job_id: str) -> Response:
         token = request.headers.get("X-NST-Token", "")
-        if not JOB_ID.fullmatch(job_id) or not TOKEN.fullmatch(token):
-            return _error(404, "no result with that id for this token")
+        if not _well_formed(job_id, token):  # checked before it reaches a log line
+            return _error(404, NO_SUCH_RESULT)
         try:
             png = fetch_result(settings, job_id, token)
         except ServiceCallError as error:
@@ -52,6 +53,10 @@ def add_routes(server: Flask, settings: WebSettings) -> None:
     @server.get("/service-status")
     def service_status() -> Response:
         return jsonify(readiness(settings))
+
+
+def _well_formed(job_id: str, token: str) -> bool:
+    return bool(JOB_ID.fullmatch(job_id) and TOKEN.fullmatch(token))
 
 
 def _error(status: int, message: str) -> Response:
@@ -76,7 +81,7 @@ def service_call(settings: WebSettings, path: str, method: str = "GET",
             return json.load(answer)
     except urllib.error.HTTPError as error:
         if error.code == 404:
-            raise ServiceCallError(404, "no result with that id for this token") from error
+            raise ServiceCallError(404, NO_SUCH_RESULT) from error
         raise ServiceCallError(502, f"the service answered {error.code}") from error
     except (urllib.error.URLError, TimeoutError, OSError, ValueError) as error:
         raise ServiceCallError(502, "could not reach the service") from error
@@ -84,8 +89,8 @@ def service_call(settings: WebSettings, path: str, method: str = "GET",
 
 def job_record(settings: WebSettings, job_id: str, token: str) -> dict:
     """The job's stored record, as the service's `/v1/jobs/{id}` gives it to the token's holder."""
-    if not JOB_ID.fullmatch(job_id) or not TOKEN.fullmatch(token):
-        raise ServiceCallError(404, "no result with that id for this token")
+    if not _well_formed(job_id, token):
+        raise ServiceCallError(404, NO_SUCH_RESULT)
     record = service_call(settings, f"/v1/jobs/{job_id}", token=token)
     if not isinstance(record, dict):
         raise ServiceCallError(502, "the service's record is not a JSON object")
@@ -108,8 +113,8 @@ def fetch_result(settings: WebSettings, job_id: str, token: str) -> bytes:
 
 
 def delete_result(settings: WebSettings, job_id: str, token: str) -> None:
-    if not JOB_ID.fullmatch(job_id) or not TOKEN.fullmatch(token):
-        raise ServiceCallError(404, "no result with that id for this token")
+    if not _well_formed(job_id, token):
+        raise ServiceCallError(404, NO_SUCH_RESULT)
     service_call(settings, f"/v1/jobs/{job_id}", method="DELETE", token=token)
 
 
