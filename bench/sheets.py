@@ -77,6 +77,12 @@ def edge_excess(image: np.ndarray, photo: np.ndarray) -> dict[str, float]:
             for side, value in edge_roughness(image).items()}
 
 
+def worst_side(sides: dict[str, float]) -> str:
+    """The roughest side and its figure, as the table prints it: `3.18 bottom`."""
+    side = max(sides, key=sides.get)
+    return f"{sides[side]:.2f} {side}"
+
+
 def sheet(panels: list[np.ndarray], height: int, gap: int = 4) -> np.ndarray:
     """The panels side by side at one height, white between them."""
     scaled = [resize(panel, height, round(panel.shape[1] * height / panel.shape[0]))
@@ -112,8 +118,8 @@ def paint(engine: Engine, pair: Pair, params: StyleParams, shared: Path = SHARED
         "sheet": sheet(panels, frame.image.shape[0]),
         "image": frame.image,
         "seconds": seconds,
-        "roughness": max(edge_roughness(frame.image).values()),
-        "excess": max(edge_excess(frame.image, photo_at_size).values()),
+        "roughness": worst_side(edge_roughness(frame.image)),
+        "excess": worst_side(edge_excess(frame.image, photo_at_size)),
         "shares": {term: frame.losses[term] / total for term in ("style", "content", "tv")},
     }
 
@@ -135,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     chosen = set(args.pairs.split(",")) if args.pairs else None
+    unknown = (chosen or set()) - {pair.name for pair in PAIRS}
+    if unknown:
+        parser.error(f"no such pair: {', '.join(sorted(unknown))} "
+                     f"(the pairs: {', '.join(pair.name for pair in PAIRS)})")
     pairs = [pair for pair in PAIRS if chosen is None or pair.name in chosen]
     overrides = {name: value for name, value in
                  (("epochs", args.epochs), ("steps_per_epoch", args.steps_per_epoch),
@@ -152,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         save_small_png(result["sheet"], path)
         shares = " / ".join(f"{share:.2f}" for share in result["shares"].values())
         print(f"| {pair.name} | {path.name} | {result['seconds']:.0f} | "
-              f"{result['roughness']:.2f} | {result['excess']:.2f} | {shares} |", flush=True)
+              f"{result['roughness']} | {result['excess']} | {shares} |", flush=True)
     return 0
 
 

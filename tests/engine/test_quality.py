@@ -2,9 +2,11 @@
 no side of the picture is rougher than its interior."""
 
 import numpy as np
+import pytest
 
+from bench import sheets
 from bench.robustness import layout_correlation
-from bench.sheets import edge_excess, edge_roughness
+from bench.sheets import edge_excess, edge_roughness, worst_side
 from service.engine import StyleParams
 from service.engine.images import resize
 
@@ -53,6 +55,14 @@ def test_edge_roughness_sees_a_noisy_border():
     assert max(edge_roughness(image).values()) < 1.5
     image[0] = rng.integers(0, 256, (80, 3), dtype=np.uint8)
     assert edge_roughness(image)["top"] > 10
+    assert worst_side(edge_roughness(image)).endswith(" top")
+
+
+def test_sheets_refuse_a_pair_they_do_not_know(capsys):
+    with pytest.raises(SystemExit) as exit:
+        sheets.main(["--pairs", "tubingen-the_scream,tubingen-the_screem"])
+    assert exit.value.code == 2
+    assert "no such pair: tubingen-the_screem" in capsys.readouterr().err
 
 
 def test_edge_excess_forgives_a_border_as_busy_as_the_photos():
