@@ -113,6 +113,11 @@ def test_the_document_keeps_the_hand_written_text_around_the_new_table(bench):
                    "Robustness", "First frame at a new shape", "Stop: `cancel`", "Stop: SIGTERM",
                    "Busy answer", "Storage hung"):
         assert needed in text
+    # The ratios depend on the hardware's precision (bfloat16 or float32), so their rows say it.
+    ratio_rows = [line for line in text.splitlines()
+                  if line.startswith(("| Step speed (", "| Time to quality"))]
+    assert len(ratio_rows) == 3
+    assert all(f"nst in {results.precision}" in row for row in ratio_rows), ratio_rows
     assert (folder / "bench-reference.png").stat().st_size > 0
     assert (folder / "bench-nst.png").stat().st_size > 0
 
