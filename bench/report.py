@@ -152,8 +152,9 @@ def _step_speed_rows(results: Results) -> list[str]:
         height, width = speed.shape
         rows.append(
             f"| Step speed (s/step, median of {len(speed.nst_samples)}) | {speed.model}, "
-            f"{speed.size} px ({width}×{height}), nst in {results.precision} | {speed.nst_s:.3f} | {speed.reference_s:.3f} "
-            f"| **{speed.ratio:.2f}×** faster | {TARGETS['step_speed']} |")
+            f"{speed.size} px ({width}×{height}), nst in {results.precision} "
+            f"| {speed.nst_s:.3f} | {speed.reference_s:.3f} | **{speed.ratio:.2f}×** faster "
+            f"| {TARGETS['step_speed']} |")
     for backbone, size in results.config.speed_skipped:
         rows.append(f"| Step speed | {backbone}, {size} px | skipped in this run | | | |")
     return rows
@@ -171,7 +172,8 @@ def _quality_rows(results: Results) -> list[str]:
              else f"> {quality.nst_s / quality.reference_s:.2f}")
     return [
         f"| Time to quality (wall time to objective ≤ L) | {quality.model}, {quality.size} px, "
-        f"nst in {results.precision}, L = {quality.reference_loss:.4g} (the reference's {quality.reference_steps} steps) "
+        f"nst in {results.precision}, L = {quality.reference_loss:.4g} "
+        f"(the reference's {quality.reference_steps} steps) "
         f"| {nst} | {quality.reference_s:.1f} s | {ratio} | {TARGETS['time_to_quality']} |"]
 
 
