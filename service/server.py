@@ -123,7 +123,7 @@ def main() -> int:
     )
     server = DrainingServer(config, app.state.jobs, settings.shutdown_grace_s)
     log.info("event=starting host=%s port=%d backbone=%s weights=%s slots=%d max_queue=%d "
-             "auth=%s origins=%s", settings.host, settings.port, settings.backbone,
+             "auth=%s origins=%s", settings.host, settings.port, settings.backbone or "auto",
              settings.weights, settings.max_concurrent_jobs, settings.max_queue,
              "api_key" if settings.api_key else "none", ",".join(settings.allowed_origins) or "-")
     server.run()

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
 
     # Model.
-    backbone: str = "vgg19"
+    backbone: str | None = None  # vgg19, or vgg16 with the offline weights (VGG16's only)
     weights: str = "auto"
     precision: str = "auto"  # float32, bfloat16, or auto: bfloat16 where the hardware has it
     # The engine runs in a child process, replaced after a job once it has grown by more than this

@@ -12,6 +12,7 @@ from service.engine.features import build_vgg
 from service.engine.weights import (
     imagenet_available, load_offline_vgg16, load_vgg, load_weights_file, offline_weights_path,
 )
+from service.settings import Settings
 
 
 def conv_layers(model):
@@ -85,6 +86,15 @@ def test_auto_falls_back_to_offline_vgg16_with_a_warning(tmp_path, monkeypatch, 
         _, model = load_vgg(None, "auto")
     assert (model.backbone, model.weights) == ("vgg16", "offline")
     assert "offline VGG16 weights" in caplog.text
+
+
+def test_the_service_given_only_the_offline_weights_runs_vgg16(monkeypatch):
+    # As `nst stylize --weights offline` does: NST_BACKBONE unset means VGG19 except here.
+    monkeypatch.delenv("NST_BACKBONE", raising=False)
+    monkeypatch.setenv("NST_WEIGHTS", "offline")
+    settings = Settings()
+    _, model = load_vgg(settings.backbone, settings.weights)
+    assert (model.backbone, model.weights) == ("vgg16", "offline")
 
 
 def test_bfloat16_computes_the_network_in_bfloat16_with_float32_weights():
