@@ -1,9 +1,10 @@
 """Protocol v2 of `/ws/stylize`: each message as a pydantic model, for server, client and tests.
 
 JSON text messages only. The client sends `start` (then optionally `cancel`), or `attach` to follow
-a job it started on an earlier connection; the server answers `accepted` (with the job's
-`resume_token`), `queued` whenever the queue position changes, a `frame` per epoch, then `done` or
-`error`. docs/protocol.md shows an example of each and what changed since v1.
+a job it started on an earlier connection; on either, `steer` changes the job's loss weights or
+blend. The server answers `accepted` (with the job's `resume_token`), `queued` whenever the queue
+position changes, a `frame` per epoch, `steered` for each steer, then `done` or `error`.
+docs/protocol.md shows an example of each and what changed since v1.
 """
 
 from __future__ import annotations
@@ -297,12 +298,12 @@ def describe_validation_error(error: ValidationError) -> str:
     if first["type"] == "dict_type" and not first["loc"]:
         return "a message must be a JSON object with a 'type'"
     where = clip(".".join(str(part) for part in first["loc"]
-                          if part not in ("start", "cancel", "attach")))
+                          if part not in ("start", "cancel", "attach", "steer")))
     if first["type"] == "union_tag_invalid":
         kind = clip(repr(first["input"].get("type")))
-        return f"unknown message type {kind}: send 'start', 'cancel' or 'attach'"
+        return f"unknown message type {kind}: send 'start', 'cancel', 'attach' or 'steer'"
     if first["type"] == "union_tag_not_found":
-        return "the message has no 'type': send a 'start', 'cancel' or 'attach' message"
+        return "the message has no 'type': send a 'start', 'cancel', 'attach' or 'steer' message"
     if first["type"] == "extra_forbidden":
         return f"unknown field {where!r}"
     if first["type"] == "missing":
