@@ -209,4 +209,4 @@ def _command_line() -> str:
 
 
 def _say(message: str) -> None:
-    print(f"nst bench: {message}", file=sys.stderr, flush=True)
+    print(f"bench: {message}", file=sys.stderr, flush=True)
