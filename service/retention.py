@@ -23,8 +23,8 @@ from .storage import Storage, StorageError, utc_now
 log = logging.getLogger("nst.retention")
 
 DAY_S = 24 * 3600
-# Sweeps run ten times per retention period, at most hourly: a result outlives its retention by
-# a tenth of it at most.
+# Sweeps run every tenth of the retention period, and at least hourly: a result outlives its
+# retention by an hour at most (a tenth of it, if that is shorter).
 MAX_SWEEP_INTERVAL_S = 3600.0
 STORAGE_RETRY_S = 10.0
 MAX_PAGES_PER_SWEEP = 100  # of 1000 jobs; the next sweep takes the rest
