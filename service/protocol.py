@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model,
                       model_validator)
@@ -112,6 +112,10 @@ Steer = create_model(
 
 ClientMessage = Annotated[Start | Cancel | Attach | Steer, Field(discriminator="type")]
 client_message = TypeAdapter(ClientMessage)
+# The `type` of each message a client may send, named in errors so the list cannot fall behind.
+CLIENT_TYPES = tuple(get_args(model.model_fields["type"].annotation)[0]
+                     for model in get_args(get_args(ClientMessage)[0]))
+_ONE_OF = ", ".join(repr(kind) for kind in CLIENT_TYPES[:-1]) + f" or {CLIENT_TYPES[-1]!r}"
 
 
 # Server -> client ---------------------------------------------------------------------------------
@@ -298,12 +302,12 @@ def describe_validation_error(error: ValidationError) -> str:
     if first["type"] == "dict_type" and not first["loc"]:
         return "a message must be a JSON object with a 'type'"
     where = clip(".".join(str(part) for part in first["loc"]
-                          if part not in ("start", "cancel", "attach", "steer")))
+                          if part not in CLIENT_TYPES))
     if first["type"] == "union_tag_invalid":
         kind = clip(repr(first["input"].get("type")))
-        return f"unknown message type {kind}: send 'start', 'cancel', 'attach' or 'steer'"
+        return f"unknown message type {kind}: send {_ONE_OF}"
     if first["type"] == "union_tag_not_found":
-        return "the message has no 'type': send a 'start', 'cancel', 'attach' or 'steer' message"
+        return f"the message has no 'type': send a {_ONE_OF} message"
     if first["type"] == "extra_forbidden":
         return f"unknown field {where!r}"
     if first["type"] == "missing":
