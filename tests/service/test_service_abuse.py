@@ -11,14 +11,15 @@ from __future__ import annotations
 import io
 import json
 import socket
+import statistics
 import threading
 import time
 from contextlib import ExitStack
 from urllib.parse import urlsplit
 
-import numpy as np
 import pytest
 from PIL import Image
+from bench.abuse import BIG_MESSAGE_ROUNDS, slowest_healthz_during_big_message
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from ws_jobs import get_json, http_get, open_socket, receive, receive_until, start, wait_until
@@ -190,33 +191,11 @@ def test_without_a_rate_limit_a_flood_gets_short_bounded_errors(start_service):
     assert http_get(f"{server.http_url}/healthz")[0] == 200
 
 
-def test_healthz_answers_while_a_40_mb_message_is_parsed(roomy_server):
+def test_healthz_answers_while_40_mb_messages_are_parsed(roomy_server):
     assert wait_until(lambda: idle(roomy_server), 30)
-    rng = np.random.default_rng(0)
-    noise = rng.integers(0, 256, 15 * 1024 * 1024, dtype=np.uint8).tobytes()  # not an image
-    message = start(noise, noise)
-    assert len(message) > 40_000_000
-    latencies: list[float] = []
-    done = threading.Event()
-
-    def probe() -> None:
-        while not done.is_set():
-            began = time.monotonic()
-            assert http_get(f"{roomy_server.http_url}/healthz")[0] == 200
-            latencies.append(time.monotonic() - began)
-            time.sleep(0.01)
-
-    prober = threading.Thread(target=probe, daemon=True)
-    prober.start()
-    try:
-        with open_socket(roomy_server.ws_url) as client:
-            client.send(message)
-            refused = receive(client, timeout_s=60)
-    finally:
-        done.set()
-        prober.join()
-
-    assert refused["code"] == "bad_image" and "not a PNG" in refused["message"]
-    slowest = sorted(latencies)[-3:]
-    assert len(latencies) > 5 and max(latencies) < 0.5, f"slowest /healthz: {slowest}"
-
+    slowest = [slowest_healthz_during_big_message(roomy_server.ws_url, roomy_server.http_url)
+               for _ in range(BIG_MESSAGE_ROUNDS)]
+    # The median of the messages, as the bench reports it: on a loaded 2-core machine one message
+    # in a few has a slow probe (0.69 s in docs/benchmarks.md, 0.85 s once in CI) whatever the
+    # code, while parsing on the event loop stalls every message.
+    assert statistics.median(slowest) < 0.5, f"slowest /healthz per message: {slowest}"
